@@ -1,0 +1,46 @@
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def async_database_url(url: str) -> str:
+    """Accept the plain URL forms people paste and pick the async driver we ship."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+class CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR")
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    redis_url: str = Field(default="", validation_alias="REDIS_URL")
+    default_phone_region: str = Field(default="TR", validation_alias="DEFAULT_PHONE_REGION")
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_ATTACHMENT_BYTES")
+    secret_key: SecretStr = Field(default=SecretStr(""), validation_alias="SECRET_KEY")
+    delivery_max_attempts: int = Field(default=6, validation_alias="DELIVERY_MAX_ATTEMPTS")
+    # A claim older than this is a worker that died mid-send: long enough to outlive any provider timeout.
+    delivery_lease_seconds: int = Field(default=120, validation_alias="DELIVERY_LEASE_SECONDS")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return async_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'onethread.db').resolve()}"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+
+@lru_cache
+def get_settings() -> CoreSettings:
+    return CoreSettings()

@@ -1,0 +1,51 @@
+"""Canonical addresses, so one number written two ways is one identity."""
+
+import phonenumbers
+
+from inbox.channels import AddressKind
+from inbox.errors import Invalid
+
+
+def normalize_phone(raw: str, region: str) -> str:
+    """E.164 for anything a provider or a person writes: "whatsapp:+90 532…", "905321234567", "0532 123 45 67"."""
+    text = raw.strip()
+    for prefix in ("whatsapp:", "tel:", "sms:"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):]
+    digits = "".join(ch for ch in text if ch.isdigit())
+    candidates = [text]
+    if not text.startswith("+") and not text.startswith("0") and len(digits) > 10:
+        # WaId and Telegram contacts drop the "+": "905321234567".
+        candidates.insert(0, "+" + digits)
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise Invalid("phone", f"not a phone number: {raw!r}")
+
+
+def normalize_email(raw: str) -> str:
+    address = raw.strip().strip("<>").strip()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain or " " in address:
+        raise Invalid("email", f"not an email address: {raw!r}")
+    return address.lower()
+
+
+def normalize(kind: AddressKind | str, raw: str, *, region: str) -> str:
+    if kind == AddressKind.phone:
+        return normalize_phone(raw, region)
+    if kind == AddressKind.email:
+        return normalize_email(raw)
+    handle = raw.strip()
+    if not handle:
+        raise Invalid("address", "empty")
+    return handle
+
+
+def looks_like_phone(text: str) -> bool:
+    digits = sum(ch.isdigit() for ch in text)
+    return digits >= 7 and all(ch.isdigit() or ch in "+-() ." for ch in text.strip())

@@ -1,0 +1,172 @@
+import contextlib
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.channels import AddressKind, Channel
+from inbox.customers.addresses import looks_like_phone, normalize, normalize_email, normalize_phone
+from inbox.customers.models import Customer, Identity, MergeSuggestion
+from inbox.db import insert_ignore, utcnow
+from inbox.errors import Invalid, NotFound
+from inbox.orders.models import Order
+from inbox.search import index_document
+from inbox.threads.service import ensure_thread
+
+# An absorbed customer points at its survivor; chains form when survivors are merged again.
+_MAX_ABSORB_CHAIN = 50
+
+
+async def get(session: AsyncSession, customer_id: int) -> Customer:
+    """The customer, following merges: an absorbed id answers with the survivor."""
+    for _ in range(_MAX_ABSORB_CHAIN):
+        customer = await session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound("customer", customer_id)
+        if customer.absorbed_into_id is None:
+            return customer
+        customer_id = customer.absorbed_into_id
+    raise NotFound("customer", customer_id)
+
+
+async def create(session: AsyncSession, *, name: str = "") -> Customer:
+    customer = Customer(name=name.strip()[:200])
+    session.add(customer)
+    await session.flush()
+    assert customer.id is not None
+    await ensure_thread(session, customer_id=customer.id)
+    return customer
+
+
+async def identities(session: AsyncSession, customer_id: int) -> Sequence[Identity]:
+    return (await session.execute(
+        select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)  # type: ignore[arg-type]
+    )).scalars().all()
+
+
+async def find_identity(session: AsyncSession, *, channel: Channel | str, address: str) -> Identity | None:
+    return (await session.execute(
+        select(Identity).where(Identity.channel == channel, Identity.address == address)
+    )).scalar_one_or_none()
+
+
+async def verified_owner(session: AsyncSession, *, kind: AddressKind | str, address: str) -> int | None:
+    """The customer who proved this phone or email on any channel, if anyone did."""
+    return (await session.execute(
+        select(Identity.customer_id)
+        .where(Identity.kind == kind, Identity.address == address, Identity.verified.is_(True))  # type: ignore[attr-defined]
+        .order_by(Identity.id).limit(1)  # type: ignore[arg-type]
+    )).scalar_one_or_none()
+
+
+async def add_identity(session: AsyncSession, *, customer_id: int, channel: Channel | str,
+                       kind: AddressKind | str, address: str, verified: bool, display: str = "") -> Identity | None:
+    """Insert the identity unless (channel, address) exists; returns None when it already did."""
+    row_id = (await session.execute(
+        insert_ignore(session, Identity, {
+            "customer_id": customer_id, "channel": str(channel), "kind": str(kind), "address": address,
+            "verified": verified, "display": display or address, "created_at": utcnow(),
+        }, conflict=["channel", "address"]).returning(Identity.id)  # type: ignore[arg-type]
+    )).scalar_one_or_none()
+    if row_id is None:
+        return None
+    await reindex(session, customer_id)
+    return await session.get(Identity, row_id)
+
+
+async def attach_claimed(session: AsyncSession, *, customer_id: int, kind: AddressKind, raw: str,
+                         channel: Channel, region: str) -> Identity | None:
+    """An address the customer typed (a pre-chat form): never merges, at most suggests one."""
+    address = normalize(kind, raw, region=region)
+    owner = await verified_owner(session, kind=kind, address=address)
+    if owner is not None and owner != customer_id:
+        await suggest(session, customer_id=customer_id, other_id=owner,
+                      reason=f"typed {kind} {address}, which another customer has verified")
+        return None
+    return await add_identity(session, customer_id=customer_id, channel=channel, kind=kind,
+                              address=address, verified=False, display=raw)
+
+
+async def suggest(session: AsyncSession, *, customer_id: int, other_id: int, reason: str) -> None:
+    first, second = sorted((customer_id, other_id))
+    if first == second:
+        return
+    await session.execute(insert_ignore(session, MergeSuggestion, {
+        "customer_id": first, "other_id": second, "reason": reason[:300], "status": "open",
+        "created_at": utcnow(),
+    }, conflict=["customer_id", "other_id"]))
+
+
+async def open_suggestions(session: AsyncSession, customer_id: int) -> Sequence[MergeSuggestion]:
+    return (await session.execute(
+        select(MergeSuggestion).where(
+            MergeSuggestion.status == "open",
+            or_(MergeSuggestion.customer_id == customer_id, MergeSuggestion.other_id == customer_id),
+        ).order_by(MergeSuggestion.id)  # type: ignore[arg-type]
+    )).scalars().all()
+
+
+async def rename(session: AsyncSession, customer_id: int, *, name: str) -> Customer:
+    customer = await get(session, customer_id)
+    clean = " ".join(name.split())
+    if not clean:
+        raise Invalid("name", "must not be empty")
+    customer.name = clean[:200]
+    customer.updated_at = utcnow()
+    session.add(customer)
+    await session.flush()
+    await reindex(session, customer.id or 0)
+    return customer
+
+
+async def reindex(session: AsyncSession, customer_id: int) -> None:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        return
+    addresses = [i.display + " " + i.address for i in await identities(session, customer_id)]
+    await index_document(session, kind="customer", ref_id=customer_id, customer_id=customer_id,
+                         text=" ".join([customer.name, *addresses]), at=customer.created_at, replace=True)
+
+
+async def lookup(session: AsyncSession, q: str, *, region: str, limit: int = 20) -> list[Customer]:
+    """Phone in any format, email, order number, else name: what a person types into one box."""
+    text = q.strip()
+    if not text:
+        return []
+    ids: list[int] = []
+    if "@" in text:
+        with contextlib.suppress(Invalid):
+            ids += await _ids_by_address(session, AddressKind.email, normalize_email(text))
+    if looks_like_phone(text):
+        with contextlib.suppress(Invalid):
+            ids += await _ids_by_address(session, AddressKind.phone, normalize_phone(text, region))
+    number = text.lstrip("#").strip()
+    if number:
+        ids += (await session.execute(
+            select(Order.customer_id).where(or_(Order.number == number, Order.external_id == number)).limit(limit)
+        )).scalars().all()
+    if not ids:
+        from inbox.search import search_customer_ids
+
+        ids += await search_customer_ids(session, text, limit=limit)
+    seen: dict[int, Customer] = {}
+    for customer_id in ids:
+        customer = await get(session, customer_id)
+        seen.setdefault(customer.id or 0, customer)
+    return list(seen.values())[:limit]
+
+
+async def _ids_by_address(session: AsyncSession, kind: AddressKind, address: str) -> list[int]:
+    return list((await session.execute(
+        select(Identity.customer_id).where(Identity.kind == kind, Identity.address == address)
+    )).scalars().all())
+
+
+async def count(session: AsyncSession) -> int:
+    return int((await session.execute(
+        select(func.count()).select_from(Customer).where(Customer.absorbed_into_id.is_(None))  # type: ignore[union-attr]
+    )).scalar_one())
+
+
+async def touch_inbound(session: AsyncSession, identity_id: int, at: object) -> None:
+    await session.execute(update(Identity).where(Identity.id == identity_id).values(last_inbound_at=at))

@@ -1,0 +1,137 @@
+"""Engine, sessions and the transaction boundary.
+
+One SQLite connection per process: with several, concurrent writers sleep in SQLite's busy
+handler and tails reach seconds. Writes are serialised by the pool instead, and the ingest
+batcher (inbox.ingest_queue) turns many small transactions into one.
+"""
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+# SQLite only aliases the rowid for exactly "INTEGER PRIMARY KEY".
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, naive UTC in the database (SQLite has no time zones)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use inbox.db.utcnow() or an aware value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def is_sqlite(url_or_engine: str | AsyncEngine) -> bool:
+    url = url_or_engine if isinstance(url_or_engine, str) else str(url_or_engine.url)
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    if is_sqlite(url):
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself so SAVEPOINTs and transactional DDL behave.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            "busy_timeout=10000",
+            "temp_store=MEMORY",
+            "cache_size=-65536",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so a second process (the CLI next to a running
+        # server) waits in busy_timeout instead of failing on a lock upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_sessionmaker(engine: AsyncEngine, *, hub: Any = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry the live-event hub, so domain code can publish after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info={"hub": hub})
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work for callers outside HTTP (SMTP, worker, CLI): commit on success."""
+    async with sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run callback once the session's transaction commits; dropped on rollback."""
+    session.sync_session.info.setdefault("after_commit", []).append(callback)
+
+
+def pending_after_commit(session: AsyncSession) -> list[Callable[[], None]]:
+    pending: list[Callable[[], None]] = session.sync_session.info.setdefault("after_commit", [])
+    return pending
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
+
+
+def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any] | Iterable[dict[str, Any]],
+                  *, conflict: list[str]) -> Insert:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING for whichever database the session is on."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [values] if isinstance(values, dict) else list(values)
+    statement = insert(table).values(rows) if len(rows) > 1 else insert(table).values(rows[0])
+    return statement.on_conflict_do_nothing(index_elements=conflict)

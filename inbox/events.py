@@ -1,0 +1,134 @@
+"""The adapter contract: what every channel turns a provider payload into, and back.
+
+Adapters translate; they never decide. Identity, threading, dedupe and reopening happen once,
+in inbox.ingest.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from inbox.channels import AddressKind, Channel
+
+
+class Direction(StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
+    note = "note"
+    event = "event"
+
+
+class DeliveryStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who a message comes from (or goes to), as the channel names them."""
+
+    address: str
+    kind: AddressKind = AddressKind.handle
+    # True when the channel itself proves the address (a WhatsApp number, an email sender, ...);
+    # False when the customer merely typed it.
+    verified: bool = True
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingFile:
+    filename: str
+    content_type: str
+    data: bytes | None = None
+    # Where the provider keeps it when the adapter has not fetched the bytes yet.
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    channel: Channel
+    provider_id: str
+    sender: Party
+    text: str = ""
+    html: str | None = None
+    subject: str | None = None
+    files: tuple[IncomingFile, ...] = ()
+    provider_at: datetime | None = None
+    # Provider ids of the message this one answers (email In-Reply-To/References, quoted replies).
+    reply_to: tuple[str, ...] = ()
+    # outbound: a message a staff member sent from the provider's own inbox (Messenger page echo).
+    # event: something that belongs in the thread but must not reopen it (auto-replies).
+    direction: Direction = Direction.inbound
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    channel: Channel
+    provider_id: str
+    text: str
+    edited_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    channel: Channel
+    provider_id: str
+    status: DeliveryStatus
+    error: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactShared:
+    """The customer proved another address of theirs (Telegram's own-contact share)."""
+
+    channel: Channel
+    provider_id: str
+    sender: Party
+    shared: Party
+
+
+InboundEvent = InboundMessage | MessageEdited | DeliveryUpdate | ContactShared
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    filename: str
+    content_type: str
+    path: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    message_id: int
+    channel: Channel
+    to: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    files: tuple[OutgoingFile, ...] = ()
+    # Provider ids of earlier messages in the conversation, oldest first (email threading).
+    references: tuple[str, ...] = ()
+    author_name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_id: str
+    status: DeliveryStatus = DeliveryStatus.sent
+
+
+class SendFailed(Exception):
+    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after

@@ -1,0 +1,39 @@
+"""Content-addressed attachment store: DATA_DIR/attachments/ab/cd/<sha256>."""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from inbox.errors import Invalid
+
+
+class FileStore:
+    def __init__(self, root: Path, *, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
+            raise Invalid("sha256", "not a content address")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        if len(data) > self.max_bytes:
+            raise Invalid("file", f"larger than {self.max_bytes} bytes")
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path_for(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a crash never leaves a half file under a valid address.
+        handle, temporary = tempfile.mkstemp(dir=target.parent)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+        return digest
+
+    def read(self, sha256: str) -> bytes:
+        return self.path_for(sha256).read_bytes()

@@ -1,0 +1,198 @@
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from inbox.channels import Channel
+from inbox.db import insert_ignore, utcnow
+from inbox.errors import Invalid, NotFound
+from inbox.events import DeliveryStatus, Direction
+from inbox.messages.models import Attachment, Message
+from inbox.realtime import emit
+from inbox.search import index_document
+from inbox.text import preview, strip_nul
+from inbox.threads.models import Thread
+
+# A status only moves forward: a late "delivered" never overwrites "read".
+_RANK = {DeliveryStatus.queued: 0, DeliveryStatus.sending: 1, DeliveryStatus.sent: 2,
+         DeliveryStatus.delivered: 3, DeliveryStatus.read: 4}
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    direction: Direction
+    channel: Channel | str
+    text: str = ""
+    html: str | None = None
+    subject: str | None = None
+    author_type: str = "customer"
+    author_user_id: int | None = None
+    author_name: str = ""
+    provider_id: str | None = None
+    identity_id: int | None = None
+    reply_to_id: int | None = None
+    references: tuple[str, ...] = ()
+    extra: dict[str, Any] | None = None
+    provider_at: datetime | None = None
+    delivery_status: DeliveryStatus | None = None
+    idempotency_key: str | None = None
+
+
+async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int | None:
+    """Add a message to the thread and bring the thread's list row up to date.
+
+    Returns None when (channel, provider_id) or the idempotency key was already stored.
+    """
+    now = utcnow()
+    # The thread is ordered by the provider's clock when it has one, but never a time to come.
+    at = min(new.provider_at, now) if new.provider_at else now
+    text = strip_nul(new.text)
+    values: dict[str, Any] = {
+        "thread_id": thread.id, "case_id": thread.case_id, "identity_id": new.identity_id,
+        "direction": str(new.direction), "channel": str(new.channel), "author_type": new.author_type,
+        "author_user_id": new.author_user_id, "author_name": new.author_name[:200], "text": text,
+        "html": new.html, "subject": new.subject, "provider_id": new.provider_id,
+        "reply_to_id": new.reply_to_id, "references": list(new.references), "extra": new.extra or {},
+        "at": at, "provider_at": new.provider_at, "created_at": now,
+        "delivery_status": str(new.delivery_status) if new.delivery_status else None,
+        "attempts": 0, "next_attempt_at": now if new.delivery_status == DeliveryStatus.queued else None,
+        "idempotency_key": new.idempotency_key,
+    }
+    conflict = ["idempotency_key"] if new.idempotency_key else ["channel", "provider_id"]
+    message_id = (await session.execute(
+        insert_ignore(session, Message, values, conflict=conflict).returning(Message.id)  # type: ignore[arg-type]
+    )).scalar_one_or_none()
+    if message_id is None:
+        return None
+    await _touch_thread(session, thread, message_id=message_id, at=at, text=text or (new.subject or ""),
+                        direction=new.direction, channel=str(new.channel))
+    searchable = " ".join(part for part in (new.subject or "", text) if part)
+    if searchable and new.direction != Direction.event:
+        await index_document(session, kind="message", ref_id=message_id, customer_id=thread.customer_id,
+                             text=searchable, at=at)
+    await emit(session, "message.created", thread_id=thread.id, customer_id=thread.customer_id,
+               data={"message_id": message_id, "direction": str(new.direction), "channel": str(new.channel)})
+    return int(message_id)
+
+
+async def _touch_thread(session: AsyncSession, thread: Thread, *, message_id: int, at: datetime, text: str,
+                        direction: Direction, channel: str) -> None:
+    if direction == Direction.event:
+        return
+    values: dict[str, Any] = {}
+    if at >= thread.last_activity_at or thread.last_message_id is None:
+        values.update(last_activity_at=at, last_message_id=message_id, last_preview=preview(text),
+                      last_direction=str(direction), last_channel=channel)
+    if direction in (Direction.inbound, Direction.outbound):
+        channels = set(thread.channels.split())
+        if channel not in channels:
+            values["channels"] = " ".join(sorted(channels | {channel}))
+    if direction == Direction.inbound:
+        values["unread_count"] = thread.unread_count + 1
+        values["last_inbound_channel"] = channel
+    if values:
+        await session.execute(update(Thread).where(Thread.id == thread.id).values(**values))
+        for key, value in values.items():
+            set_committed_value(thread, key, value)
+
+
+async def add_files(session: AsyncSession, message_id: int, files: Sequence[dict[str, Any]]) -> None:
+    for file in files:
+        session.add(Attachment(message_id=message_id, **file))
+
+
+async def get(session: AsyncSession, message_id: int) -> Message:
+    message = await session.get(Message, message_id)
+    if message is None:
+        raise NotFound("message", message_id)
+    return message
+
+
+async def by_provider_id(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> Message | None:
+    return (await session.execute(
+        select(Message).where(Message.channel == str(channel), Message.provider_id == provider_id)
+    )).scalar_one_or_none()
+
+
+async def exists(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> bool:
+    return (await session.execute(
+        select(Message.id).where(Message.channel == str(channel), Message.provider_id == provider_id)
+    )).first() is not None
+
+
+async def edit(session: AsyncSession, message: Message, *, text: str, at: datetime | None) -> None:
+    original = message.original_text if message.original_text is not None else message.text
+    await session.execute(update(Message).where(Message.id == message.id).values(
+        text=strip_nul(text), original_text=original, edited_at=at or utcnow()))
+    thread = await session.get(Thread, message.thread_id)
+    assert thread is not None
+    await index_document(session, kind="message", ref_id=message.id or 0, customer_id=thread.customer_id,
+                         text=" ".join(p for p in (message.subject or "", text) if p), at=message.at, replace=True)
+    await emit(session, "message.updated", thread_id=thread.id, customer_id=thread.customer_id,
+               data={"message_id": message.id, "edited": True})
+
+
+async def apply_delivery(session: AsyncSession, message: Message, *, status: DeliveryStatus,
+                         error: str | None) -> bool:
+    """Move a sent message's status forward; returns False when the update was stale or repeated."""
+    current = DeliveryStatus(message.delivery_status) if message.delivery_status else DeliveryStatus.queued
+    if status == DeliveryStatus.failed:
+        if current in (DeliveryStatus.delivered, DeliveryStatus.read, DeliveryStatus.failed):
+            return False
+    elif current == DeliveryStatus.failed or _RANK[status] <= _RANK.get(current, 0):
+        return False
+    await session.execute(update(Message).where(Message.id == message.id).values(
+        delivery_status=str(status), error=error if status == DeliveryStatus.failed else None))
+    set_committed_value(message, "delivery_status", str(status))
+    thread = await session.get(Thread, message.thread_id)
+    await emit(session, "message.delivery", thread_id=message.thread_id,
+               customer_id=thread.customer_id if thread else None,
+               data={"message_id": message.id, "status": str(status), "error": error})
+    return True
+
+
+def encode_cursor(message: Message) -> str:
+    raw = f"{message.at.isoformat()}|{message.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, _, message_id = raw.partition("|")
+        return datetime.fromisoformat(at), int(message_id)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Invalid("before", "not a cursor this API returned") from error
+
+
+async def page(session: AsyncSession, thread_ids: Sequence[int], *, limit: int,
+               before: str | None = None) -> tuple[list[Message], str | None]:
+    """The newest `limit` messages before the cursor, returned oldest first, and the next cursor."""
+    query = select(Message).where(Message.thread_id.in_(thread_ids))  # type: ignore[attr-defined]
+    if before:
+        at, message_id = decode_cursor(before)
+        query = query.where(or_(Message.at < at, and_(Message.at == at, Message.id < message_id)))  # type: ignore[arg-type,operator]
+    rows = list((await session.execute(
+        query.order_by(Message.at.desc(), Message.id.desc()).limit(limit + 1)  # type: ignore[attr-defined,union-attr]
+    )).scalars().all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    return rows, (encode_cursor(rows[0]) if more and rows else None)
+
+
+async def attachments_for(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, list[Attachment]]:
+    found: dict[int, list[Attachment]] = {}
+    if not message_ids:
+        return found
+    for attachment in (await session.execute(
+        select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)  # type: ignore[attr-defined,arg-type]
+    )).scalars():
+        found.setdefault(attachment.message_id, []).append(attachment)
+    return found
+

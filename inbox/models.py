@@ -1,0 +1,17 @@
+"""Every table, imported once so Alembic and the mapper see all of them."""
+
+from inbox.agents.models import ApiToken, CannedResponse, Role, Tag, Team, TeamMember, User
+from inbox.audit import AuditEvent
+from inbox.customers.models import Customer, Identity, Merge, MergeSuggestion
+from inbox.messages.models import Attachment, Message
+from inbox.orders.models import Order, OrderLine
+from inbox.preferences.models import Consent, Preference
+from inbox.realtime import LiveEvent
+from inbox.search import SearchDoc
+from inbox.threads.models import Case, CaseTag, Thread
+
+__all__ = [
+    "ApiToken", "Attachment", "AuditEvent", "CannedResponse", "Case", "CaseTag", "Consent", "Customer",
+    "Identity", "LiveEvent", "Merge", "MergeSuggestion", "Message", "Order", "OrderLine", "Preference",
+    "Role", "SearchDoc", "Tag", "Team", "TeamMember", "Thread", "User",
+]

@@ -1,0 +1,34 @@
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Numeric
+from sqlmodel import Field, SQLModel
+
+from inbox.db import UTCDateTime, utcnow
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=100, unique=True)
+    # What the shopper calls it ("#1042"): exact-match lookups at the till.
+    number: str = Field(max_length=100, index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    status: str = Field(default="", max_length=40)
+    total: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    currency: str = Field(default="TRY", max_length=3)
+    placed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    tracking_url: str | None = Field(default=None, max_length=2000)
+    store_name: str | None = Field(default=None, max_length=200)
+    source_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OrderLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    sku: str = Field(default="", max_length=100)
+    title: str = Field(default="", max_length=500)
+    quantity: int = 1
+    price: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))

@@ -1,0 +1,202 @@
+"""Live events: every change gets a rising sequence number, stored with the change.
+
+The row is written in the change's own transaction and published after commit, so a browser
+never hears of something that was rolled back, and one that reconnects replays from the last
+number it saw. Within one process events are published in commit order; across PostgreSQL
+connections ids can commit out of order, so catch-up replays a small window before the last
+seen id and clients drop ids they already applied.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import JSON, Column, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from inbox.db import BigIntId, UTCDateTime, after_commit, utcnow
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_WINDOW = 200
+
+
+class LiveEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, sa_column=Column(BigIntId, primary_key=True, autoincrement=True))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    kind: str = Field(max_length=40)
+    thread_id: int | None = None
+    customer_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Hub(Protocol):
+    def publish(self, event: dict[str, Any]) -> None: ...
+    def subscribe(self) -> "Subscription": ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class Subscription:
+    def __init__(self, hub: "LocalHub", maxsize: int = 10_000) -> None:
+        self._hub = hub
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize)
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        while (event := await self.queue.get()) is not None:
+            yield event
+
+    async def get(self, wait: float | None = None) -> dict[str, Any]:
+        event = await asyncio.wait_for(self.queue.get(), wait)
+        if event is None:
+            raise ConnectionResetError("subscription closed: catch up from the last event id")
+        return event
+
+    def close(self) -> None:
+        self._hub._subscribers.discard(self)
+
+
+class LocalHub:
+    """Fan-out to this process's subscribers."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+
+    def subscribe(self) -> Subscription:
+        subscription = Subscription(self)
+        self._subscribers.add(subscription)
+        return subscription
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.deliver(event)
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        for subscription in list(self._subscribers):
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A consumer this far behind is better told to reconnect and catch up from the table.
+                subscription.close()
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    subscription.queue.get_nowait()
+                subscription.queue.put_nowait(None)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        for subscription in list(self._subscribers):
+            subscription.close()
+            with contextlib.suppress(asyncio.QueueFull):
+                subscription.queue.put_nowait(None)
+
+
+class RedisHub(LocalHub):
+    """Publishes through Redis pub/sub so every app process sees every process's events."""
+
+    channel = "onethread:live"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._url = url
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.from_url(self._url)
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send())]
+        await asyncio.wait_for(self._ready.wait(), 10)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._redis.aclose()
+        await super().stop()
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self._outbox.put_nowait(event)
+
+    async def _send(self) -> None:
+        while True:
+            event = await self._outbox.get()
+            batch = [event]
+            while not self._outbox.empty() and len(batch) < 500:
+                batch.append(self._outbox.get_nowait())
+            while True:
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for item in batch:
+                            pipe.publish(self.channel, json.dumps(item, default=str))
+                        await pipe.execute()
+                    break
+                except Exception as error:  # Redis away: keep order, retry; the table has everything
+                    log.warning("redis publish failed, retrying: %s", error)
+                    await asyncio.sleep(0.5)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                pubsub = self._redis.pubsub()
+                await pubsub.subscribe(self.channel)
+                self._ready.set()
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.deliver(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("redis subscription lost, reconnecting: %s", error)
+                # Subscribers may have missed events: tell them to catch up from the table.
+                for subscription in list(self._subscribers):
+                    subscription.close()
+                    with contextlib.suppress(asyncio.QueueFull):
+                        subscription.queue.put_nowait(None)
+                await asyncio.sleep(0.5)
+
+
+def make_hub(redis_url: str) -> LocalHub:
+    return RedisHub(redis_url) if redis_url else LocalHub()
+
+
+def event_payload(row_id: int, at: datetime, kind: str, thread_id: int | None,
+                  customer_id: int | None, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row_id, "at": at.isoformat(), "kind": kind, "thread_id": thread_id,
+            "customer_id": customer_id, "data": data}
+
+
+async def emit(session: AsyncSession, kind: str, *, thread_id: int | None = None,
+               customer_id: int | None = None, data: dict[str, Any] | None = None) -> int:
+    """Record a live event in the current transaction; publish it once that commits."""
+    at = utcnow()
+    payload = data or {}
+    row_id = (await session.execute(
+        insert(LiveEvent).values(at=at, kind=kind, thread_id=thread_id, customer_id=customer_id,
+                                 data=payload).returning(LiveEvent.id)  # type: ignore[arg-type]
+    )).scalar_one()
+    hub: Hub | None = session.info.get("hub")
+    if hub is not None:
+        event = event_payload(row_id, at, kind, thread_id, customer_id, payload)
+        after_commit(session, lambda: hub.publish(event))
+    return int(row_id)
+
+
+async def events_since(session: AsyncSession, after_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
+    rows = (await session.execute(
+        select(LiveEvent).where(LiveEvent.id > max(0, after_id - CATCH_UP_WINDOW))  # type: ignore[operator]
+        .order_by(LiveEvent.id).limit(limit)  # type: ignore[arg-type]
+    )).scalars().all()
+    return [event_payload(r.id or 0, r.at, r.kind, r.thread_id, r.customer_id, r.data) for r in rows]

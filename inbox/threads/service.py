@@ -1,0 +1,90 @@
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from inbox.db import insert_ignore, utcnow
+from inbox.errors import NotFound
+from inbox.threads.models import Case, Status, Thread
+
+
+async def ensure_thread(session: AsyncSession, *, customer_id: int) -> Thread:
+    """The customer's one thread: an upsert, so two racing writers never make two."""
+    await session.execute(insert_ignore(session, Thread, {
+        "customer_id": customer_id, "status": Status.resolved, "last_activity_at": utcnow(),
+        "created_at": utcnow(), "channels": "", "last_preview": "", "last_direction": "",
+        "last_channel": "", "last_inbound_channel": "", "unread_count": 0,
+    }, conflict=["customer_id"]))
+    return await for_customer(session, customer_id)
+
+
+async def for_customer(session: AsyncSession, customer_id: int) -> Thread:
+    thread = (await session.execute(select(Thread).where(Thread.customer_id == customer_id))).scalar_one_or_none()
+    if thread is None:
+        raise NotFound("thread for customer", customer_id)
+    return thread
+
+
+async def get(session: AsyncSession, thread_id: int) -> Thread:
+    thread = await session.get(Thread, thread_id)
+    if thread is None:
+        raise NotFound("thread", thread_id)
+    return thread
+
+
+async def current_case(session: AsyncSession, thread: Thread) -> Case | None:
+    return None if thread.case_id is None else await session.get(Case, thread.case_id)
+
+
+async def reopen_on_inbound(session: AsyncSession, thread: Thread, *, at: datetime) -> str | None:
+    """A customer wrote: a resolved thread gets a new case, a snoozed or pending one wakes.
+
+    Returns what happened ("opened", "reopened", "woke") so the caller can note it in the thread.
+    """
+    if thread.status == Status.open and thread.case_id is not None:
+        return None
+    if thread.status == Status.resolved or thread.case_id is None:
+        previous = await current_case(session, thread)
+        case = Case(thread_id=thread.id or 0, number=(previous.number + 1) if previous else 1,
+                    status=Status.open, opened_at=at)
+        session.add(case)
+        await session.flush()
+        await _set_thread(session, thread, case_id=case.id, status=Status.open, snoozed_until=None,
+                          assignee_id=None, team_id=None)
+        return "reopened" if previous else "opened"
+    woke = thread.status
+    await _set_case_and_thread(session, thread, status=Status.open, snoozed_until=None)
+    return "woke" if woke == Status.snoozed else "reopened"
+
+
+async def set_status(session: AsyncSession, thread: Thread, *, status: Status,
+                     snoozed_until: datetime | None = None) -> None:
+    values: dict[str, object] = {"status": status, "snoozed_until": snoozed_until if status == Status.snoozed else None}
+    await _set_case_and_thread(session, thread, **values)
+    if status == Status.resolved and thread.case_id is not None:
+        await session.execute(update(Case).where(Case.id == thread.case_id).values(resolved_at=utcnow()))
+
+
+async def assign(session: AsyncSession, thread: Thread, *, assignee_id: int | None,
+                 team_id: int | None = None) -> None:
+    await _set_case_and_thread(session, thread, assignee_id=assignee_id, team_id=team_id)
+
+
+async def record_first_response(session: AsyncSession, thread: Thread, *, at: datetime) -> None:
+    if thread.case_id is not None:
+        await session.execute(update(Case).where(Case.id == thread.case_id, Case.first_response_at.is_(None))  # type: ignore[union-attr]
+                              .values(first_response_at=at))
+
+
+async def _set_case_and_thread(session: AsyncSession, thread: Thread, **values: object) -> None:
+    if thread.case_id is not None:
+        await session.execute(update(Case).where(Case.id == thread.case_id).values(**values))
+    await _set_thread(session, thread, **values)
+
+
+async def _set_thread(session: AsyncSession, thread: Thread, **values: object) -> None:
+    await session.execute(update(Thread).where(Thread.id == thread.id).values(**values))
+    for key, value in values.items():
+        # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
+        set_committed_value(thread, key, value)
