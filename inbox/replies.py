@@ -1,0 +1,79 @@
+"""What agents write into a thread: replies (queued for delivery) and internal notes."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.channels import Channel
+from inbox.customers import service as customers
+from inbox.customers.models import Identity
+from inbox.db import after_commit
+from inbox.errors import Invalid
+from inbox.events import DeliveryStatus, Direction
+from inbox.messages import service as messages
+from inbox.messages.models import Message
+from inbox.threads import service as threads
+
+MAX_TEXT = 10_000
+
+
+def _clean(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        raise Invalid("text", "must not be empty")
+    if len(stripped) > MAX_TEXT:
+        raise Invalid("text", f"longer than {MAX_TEXT} characters")
+    return stripped
+
+
+async def reply_identity(session: AsyncSession, customer_id: int, channel: Channel) -> Identity:
+    """The address a reply on this channel goes to: the one the customer last wrote from."""
+    found = (await session.execute(
+        select(Identity).where(Identity.customer_id == customer_id, Identity.channel == channel)
+        .order_by(Identity.last_inbound_at.desc().nulls_last(), Identity.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )).scalar_one_or_none()
+    if found is None:
+        raise Invalid("channel", f"the customer has no {channel} address to reply to")
+    return found
+
+
+async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Channel, text: str,
+                      author_user_id: int | None = None, author_name: str = "",
+                      idempotency_key: str | None = None) -> Message:
+    """Store the reply as queued in the caller's transaction; the delivery worker sends it after commit."""
+    if channel == Channel.phone:
+        raise Invalid("channel", "phone is for logging calls; reply on a messaging channel")
+    body = _clean(text)
+    customer = await customers.get(session, customer_id)
+    identity = await reply_identity(session, customer.id or 0, channel)
+    thread = await threads.for_customer(session, customer.id or 0)
+    message_id = await messages.append(session, thread, messages.NewMessage(
+        direction=Direction.outbound, channel=channel, text=body, author_type="agent",
+        author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
+        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key))
+    if message_id is None:
+        return await _by_idempotency_key(session, idempotency_key)
+    await threads.record_first_response(session, thread, at=thread.last_activity_at)
+    wake = session.info.get("wake_delivery")
+    if wake is not None:
+        after_commit(session, wake)
+    return await messages.get(session, message_id)
+
+
+async def add_note(session: AsyncSession, *, customer_id: int, text: str, author_user_id: int | None = None,
+                   author_name: str = "", idempotency_key: str | None = None) -> Message:
+    body = _clean(text)
+    customer = await customers.get(session, customer_id)
+    thread = await threads.for_customer(session, customer.id or 0)
+    message_id = await messages.append(session, thread, messages.NewMessage(
+        direction=Direction.note, channel=thread.last_channel or Channel.phone, text=body, author_type="agent",
+        author_user_id=author_user_id, author_name=author_name, idempotency_key=idempotency_key))
+    if message_id is None:
+        return await _by_idempotency_key(session, idempotency_key)
+    return await messages.get(session, message_id)
+
+
+async def _by_idempotency_key(session: AsyncSession, key: str | None) -> Message:
+    # The same key was used before: answer with what it created, never a second message.
+    found = (await session.execute(select(Message).where(Message.idempotency_key == key))).scalar_one()
+    return found
