@@ -1,7 +1,7 @@
 """The contract every channel adapter fulfils; web/routes/webhooks.py is its only HTTP caller."""
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 from inbox.channels import Channel
 from inbox.events import InboundEvent, OutboundMessage, SendResult
@@ -13,6 +13,8 @@ class RawRequest:
     path: str
     headers: dict[str, str]  # lower-cased names
     query: dict[str, str] = field(default_factory=dict)
+    # As received: signatures over the URL must see the provider's own encoding.
+    query_string: str = ""
     body: bytes = b""
     # Decoded form fields (Twilio signs these, not the bytes); empty for JSON bodies.
     form: dict[str, list[str]] = field(default_factory=dict)
@@ -54,6 +56,7 @@ class Adapter(Protocol):
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
 
+@runtime_checkable
 class Handshake(Protocol):
     """Optional: providers that verify a webhook URL with a GET first (Messenger)."""
 

@@ -1,7 +1,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,14 +18,15 @@ def async_database_url(url: str) -> str:
 
 
 class CoreSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default=Path("data"), validation_alias="DATA_DIR")
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     redis_url: str = Field(default="", validation_alias="REDIS_URL")
     default_phone_region: str = Field(default="TR", validation_alias="DEFAULT_PHONE_REGION")
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_ATTACHMENT_BYTES")
-    secret_key: SecretStr = Field(default=SecretStr(""), validation_alias="SECRET_KEY")
+    # Webhook and API bodies beyond this are refused with 413 before they are read whole.
+    max_request_bytes: int = Field(default=1024 * 1024, validation_alias="MAX_REQUEST_BYTES")
     delivery_max_attempts: int = Field(default=6, validation_alias="DELIVERY_MAX_ATTEMPTS")
     # A claim older than this is a worker that died mid-send: long enough to outlive any provider timeout.
     delivery_lease_seconds: int = Field(default=120, validation_alias="DELIVERY_LEASE_SECONDS")

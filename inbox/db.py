@@ -89,9 +89,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: AsyncEngine, *, hub: Any = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions that carry the live-event hub, so domain code can publish after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info={"hub": hub})
+def make_sessionmaker(engine: AsyncEngine, *, hub: Any = None,
+                      wake_delivery: Callable[[], None] | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry the live hub and the delivery wake-up, for domain code to call after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False,
+                              info={"hub": hub, "wake_delivery": wake_delivery})
 
 
 @asynccontextmanager
@@ -109,11 +111,6 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
 def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
     """Run callback once the session's transaction commits; dropped on rollback."""
     session.sync_session.info.setdefault("after_commit", []).append(callback)
-
-
-def pending_after_commit(session: AsyncSession) -> list[Callable[[], None]]:
-    pending: list[Callable[[], None]] = session.sync_session.info.setdefault("after_commit", [])
-    return pending
 
 
 @event.listens_for(Session, "after_commit")

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import JSON, Column, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from inbox.db import BigIntId, UTCDateTime, after_commit, utcnow
 
@@ -185,18 +185,19 @@ async def emit(session: AsyncSession, kind: str, *, thread_id: int | None = None
     payload = data or {}
     row_id = (await session.execute(
         insert(LiveEvent).values(at=at, kind=kind, thread_id=thread_id, customer_id=customer_id,
-                                 data=payload).returning(LiveEvent.id)  # type: ignore[arg-type]
+                                 data=payload).returning(col(LiveEvent.id))
     )).scalar_one()
+    assert row_id is not None
     hub: Hub | None = session.info.get("hub")
     if hub is not None:
         event = event_payload(row_id, at, kind, thread_id, customer_id, payload)
         after_commit(session, lambda: hub.publish(event))
-    return int(row_id)
+    return row_id
 
 
 async def events_since(session: AsyncSession, after_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:
     rows = (await session.execute(
-        select(LiveEvent).where(LiveEvent.id > max(0, after_id - CATCH_UP_WINDOW))  # type: ignore[operator]
-        .order_by(LiveEvent.id).limit(limit)  # type: ignore[arg-type]
+        select(LiveEvent).where(col(LiveEvent.id) > max(0, after_id - CATCH_UP_WINDOW))
+        .order_by(col(LiveEvent.id)).limit(limit)
     )).scalars().all()
     return [event_payload(r.id or 0, r.at, r.kind, r.thread_id, r.customer_id, r.data) for r in rows]

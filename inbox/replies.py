@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from inbox.channels import Channel
 from inbox.customers import service as customers
@@ -28,8 +29,8 @@ def _clean(text: str) -> str:
 async def reply_identity(session: AsyncSession, customer_id: int, channel: Channel) -> Identity:
     """The address a reply on this channel goes to: the one the customer last wrote from."""
     found = (await session.execute(
-        select(Identity).where(Identity.customer_id == customer_id, Identity.channel == channel)
-        .order_by(Identity.last_inbound_at.desc().nulls_last(), Identity.id.desc())  # type: ignore[union-attr]
+        select(Identity).where(col(Identity.customer_id) == customer_id, col(Identity.channel) == channel)
+        .order_by(col(Identity.last_inbound_at).desc().nulls_last(), col(Identity.id).desc())
         .limit(1)
     )).scalar_one_or_none()
     if found is None:
@@ -60,13 +61,16 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
     return await messages.get(session, message_id)
 
 
-async def add_note(session: AsyncSession, *, customer_id: int, text: str, author_user_id: int | None = None,
-                   author_name: str = "", idempotency_key: str | None = None) -> Message:
+async def add_note(session: AsyncSession, *, customer_id: int, text: str, channel: Channel | None = None,
+                   author_user_id: int | None = None, author_name: str = "",
+                   idempotency_key: str | None = None) -> Message:
+    """An internal note: never sent. Its channel is only where it was written (a call, a chat)."""
     body = _clean(text)
     customer = await customers.get(session, customer_id)
     thread = await threads.for_customer(session, customer.id or 0)
     message_id = await messages.append(session, thread, messages.NewMessage(
-        direction=Direction.note, channel=thread.last_channel or Channel.phone, text=body, author_type="agent",
+        direction=Direction.note, channel=channel or thread.last_channel or Channel.phone, text=body,
+        author_type="agent",
         author_user_id=author_user_id, author_name=author_name, idempotency_key=idempotency_key))
     if message_id is None:
         return await _by_idempotency_key(session, idempotency_key)
@@ -75,5 +79,5 @@ async def add_note(session: AsyncSession, *, customer_id: int, text: str, author
 
 async def _by_idempotency_key(session: AsyncSession, key: str | None) -> Message:
     # The same key was used before: answer with what it created, never a second message.
-    found = (await session.execute(select(Message).where(Message.idempotency_key == key))).scalar_one()
+    found = (await session.execute(select(Message).where(col(Message.idempotency_key) == key))).scalar_one()
     return found

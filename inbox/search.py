@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Column, Index, delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from inbox.db import BigIntId, UTCDateTime, utcnow
 from inbox.text import fold
@@ -32,7 +32,7 @@ class SearchDoc(SQLModel, table=True):
 async def index_document(session: AsyncSession, *, kind: str, ref_id: int, customer_id: int,
                          text: str, at: datetime, replace: bool = False) -> None:
     if replace:
-        await session.execute(delete(SearchDoc).where(SearchDoc.kind == kind, SearchDoc.ref_id == ref_id))  # type: ignore[arg-type]
+        await session.execute(delete(SearchDoc).where(col(SearchDoc.kind) == kind, col(SearchDoc.ref_id) == ref_id))
     body = fold(text)
     if body.strip():
         await session.execute(insert(SearchDoc).values(kind=kind, ref_id=ref_id, customer_id=customer_id,

@@ -5,6 +5,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from inbox.agents.models import ApiToken, Role, User
 from inbox.customers.addresses import normalize_email
@@ -22,7 +23,7 @@ async def create_user(session: AsyncSession, *, email: str, password: str, name:
     address = normalize_email(email)
     if len(password) < 8:
         raise Invalid("password", "must be at least 8 characters")
-    if (await session.execute(select(User.id).where(User.email == address))).first():
+    if (await session.execute(select(col(User.id)).where(col(User.email) == address))).first():
         raise Conflict(f"a user with email {address} exists")
     user = User(email=address, name=name.strip() or address.split("@")[0], role=role,
                 password_hash=_hasher.hash(password))
@@ -32,7 +33,7 @@ async def create_user(session: AsyncSession, *, email: str, password: str, name:
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User | None:
-    user = (await session.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
+    user = (await session.execute(select(User).where(col(User.email) == email.strip().lower()))).scalar_one_or_none()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -63,10 +64,10 @@ async def verify_token(session: AsyncSession, token: str) -> ApiToken | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     found = (await session.execute(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+        select(ApiToken).where(col(ApiToken.token_hash) == _digest(token), col(ApiToken.revoked_at).is_(None))
     )).scalar_one_or_none()
     return found
 
 
 async def revoke_token(session: AsyncSession, token_id: int) -> None:
-    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=utcnow()))
+    await session.execute(update(ApiToken).where(col(ApiToken.id) == token_id).values(revoked_at=utcnow()))

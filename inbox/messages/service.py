@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from inbox.channels import Channel
+from inbox.customers import service as customers
 from inbox.db import insert_ignore, utcnow
 from inbox.errors import Invalid, NotFound
 from inbox.events import DeliveryStatus, Direction
@@ -65,7 +67,7 @@ async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int 
     }
     conflict = ["idempotency_key"] if new.idempotency_key else ["channel", "provider_id"]
     message_id = (await session.execute(
-        insert_ignore(session, Message, values, conflict=conflict).returning(Message.id)  # type: ignore[arg-type]
+        insert_ignore(session, Message, values, conflict=conflict).returning(col(Message.id))
     )).scalar_one_or_none()
     if message_id is None:
         return None
@@ -96,7 +98,7 @@ async def _touch_thread(session: AsyncSession, thread: Thread, *, message_id: in
         values["unread_count"] = thread.unread_count + 1
         values["last_inbound_channel"] = channel
     if values:
-        await session.execute(update(Thread).where(Thread.id == thread.id).values(**values))
+        await session.execute(update(Thread).where(col(Thread.id) == thread.id).values(**values))
         for key, value in values.items():
             set_committed_value(thread, key, value)
 
@@ -115,19 +117,19 @@ async def get(session: AsyncSession, message_id: int) -> Message:
 
 async def by_provider_id(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> Message | None:
     return (await session.execute(
-        select(Message).where(Message.channel == str(channel), Message.provider_id == provider_id)
+        select(Message).where(col(Message.channel) == str(channel), col(Message.provider_id) == provider_id)
     )).scalar_one_or_none()
 
 
 async def exists(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> bool:
     return (await session.execute(
-        select(Message.id).where(Message.channel == str(channel), Message.provider_id == provider_id)
+        select(col(Message.id)).where(col(Message.channel) == str(channel), col(Message.provider_id) == provider_id)
     )).first() is not None
 
 
 async def edit(session: AsyncSession, message: Message, *, text: str, at: datetime | None) -> None:
     original = message.original_text if message.original_text is not None else message.text
-    await session.execute(update(Message).where(Message.id == message.id).values(
+    await session.execute(update(Message).where(col(Message.id) == message.id).values(
         text=strip_nul(text), original_text=original, edited_at=at or utcnow()))
     thread = await session.get(Thread, message.thread_id)
     assert thread is not None
@@ -146,7 +148,7 @@ async def apply_delivery(session: AsyncSession, message: Message, *, status: Del
             return False
     elif current == DeliveryStatus.failed or _RANK[status] <= _RANK.get(current, 0):
         return False
-    await session.execute(update(Message).where(Message.id == message.id).values(
+    await session.execute(update(Message).where(col(Message.id) == message.id).values(
         delivery_status=str(status), error=error if status == DeliveryStatus.failed else None))
     set_committed_value(message, "delivery_status", str(status))
     thread = await session.get(Thread, message.thread_id)
@@ -173,12 +175,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 async def page(session: AsyncSession, thread_ids: Sequence[int], *, limit: int,
                before: str | None = None) -> tuple[list[Message], str | None]:
     """The newest `limit` messages before the cursor, returned oldest first, and the next cursor."""
-    query = select(Message).where(Message.thread_id.in_(thread_ids))  # type: ignore[attr-defined]
+    query = select(Message).where(col(Message.thread_id).in_(thread_ids))
     if before:
         at, message_id = decode_cursor(before)
-        query = query.where(or_(Message.at < at, and_(Message.at == at, Message.id < message_id)))  # type: ignore[arg-type,operator]
+        query = query.where(or_(col(Message.at) < at, and_(col(Message.at) == at, col(Message.id) < message_id)))
     rows = list((await session.execute(
-        query.order_by(Message.at.desc(), Message.id.desc()).limit(limit + 1)  # type: ignore[attr-defined,union-attr]
+        query.order_by(col(Message.at).desc(), col(Message.id).desc()).limit(limit + 1)
     )).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -191,8 +193,31 @@ async def attachments_for(session: AsyncSession, message_ids: Sequence[int]) -> 
     if not message_ids:
         return found
     for attachment in (await session.execute(
-        select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)  # type: ignore[attr-defined,arg-type]
+        select(Attachment).where(col(Attachment.message_id).in_(message_ids)).order_by(col(Attachment.id))
     )).scalars():
         found.setdefault(attachment.message_id, []).append(attachment)
     return found
 
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    customer_id: int
+    messages: list[Message]
+    attachments: dict[int, list[Attachment]]
+    next: str | None
+
+
+async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None) -> History:
+    """A page of the customer's one thread (following merges), oldest first within the page."""
+    customer = await customers.get(session, customer_id)
+    thread = (await session.execute(select(Thread).where(col(Thread.customer_id) == customer.id))).scalar_one()
+    rows, cursor = await page(session, [thread.id or 0], limit=limit, before=before)
+    return History(customer.id or 0, rows, await attachments_for(session, [m.id or 0 for m in rows]), cursor)
+
+
+async def attachment(session: AsyncSession, attachment_id: int) -> Attachment:
+    found = await session.get(Attachment, attachment_id)
+    if found is None:
+        raise NotFound("attachment", attachment_id)
+    return found

@@ -3,6 +3,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import col
 
 from inbox.db import insert_ignore, utcnow
 from inbox.errors import NotFound
@@ -20,7 +21,7 @@ async def ensure_thread(session: AsyncSession, *, customer_id: int) -> Thread:
 
 
 async def for_customer(session: AsyncSession, customer_id: int) -> Thread:
-    thread = (await session.execute(select(Thread).where(Thread.customer_id == customer_id))).scalar_one_or_none()
+    thread = (await session.execute(select(Thread).where(col(Thread.customer_id) == customer_id))).scalar_one_or_none()
     if thread is None:
         raise NotFound("thread for customer", customer_id)
     return thread
@@ -63,7 +64,7 @@ async def set_status(session: AsyncSession, thread: Thread, *, status: Status,
     values: dict[str, object] = {"status": status, "snoozed_until": snoozed_until if status == Status.snoozed else None}
     await _set_case_and_thread(session, thread, **values)
     if status == Status.resolved and thread.case_id is not None:
-        await session.execute(update(Case).where(Case.id == thread.case_id).values(resolved_at=utcnow()))
+        await session.execute(update(Case).where(col(Case.id) == thread.case_id).values(resolved_at=utcnow()))
 
 
 async def assign(session: AsyncSession, thread: Thread, *, assignee_id: int | None,
@@ -73,18 +74,18 @@ async def assign(session: AsyncSession, thread: Thread, *, assignee_id: int | No
 
 async def record_first_response(session: AsyncSession, thread: Thread, *, at: datetime) -> None:
     if thread.case_id is not None:
-        await session.execute(update(Case).where(Case.id == thread.case_id, Case.first_response_at.is_(None))  # type: ignore[union-attr]
+        await session.execute(update(Case).where(col(Case.id) == thread.case_id, col(Case.first_response_at).is_(None))
                               .values(first_response_at=at))
 
 
 async def _set_case_and_thread(session: AsyncSession, thread: Thread, **values: object) -> None:
     if thread.case_id is not None:
-        await session.execute(update(Case).where(Case.id == thread.case_id).values(**values))
+        await session.execute(update(Case).where(col(Case.id) == thread.case_id).values(**values))
     await _set_thread(session, thread, **values)
 
 
 async def _set_thread(session: AsyncSession, thread: Thread, **values: object) -> None:
-    await session.execute(update(Thread).where(Thread.id == thread.id).values(**values))
+    await session.execute(update(Thread).where(col(Thread.id) == thread.id).values(**values))
     for key, value in values.items():
         # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
         set_committed_value(thread, key, value)

@@ -1,0 +1,3 @@
+from adapters.whatsapp.adapter import Adapter
+
+__all__ = ["Adapter"]

@@ -1,0 +1,275 @@
+"""WhatsApp through Twilio: signed form webhooks in, the Messages API out."""
+
+import asyncio
+import mimetypes
+import re
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from adapters.base import BadPayload, BadSignature, RawRequest, RawResponse
+from adapters.whatsapp.settings import WhatsAppSettings
+from inbox.channels import AddressKind, Channel
+from inbox.events import (
+    DeliveryStatus,
+    DeliveryUpdate,
+    InboundEvent,
+    InboundMessage,
+    IncomingFile,
+    OutboundMessage,
+    Party,
+    SendFailed,
+    SendResult,
+)
+
+INBOUND_PATH = "/webhooks/twilio/whatsapp"
+STATUS_PATH = "/webhooks/twilio/status"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+PREFIX = "whatsapp:"
+
+# The Twilio error codes an agent meets with WhatsApp (PROTOCOLS §1.4), said so they know what to do.
+ERRORS: dict[int, str] = {
+    63016: "Outside the 24-hour WhatsApp window: send an approved template",
+    63003: "The number is not on WhatsApp",
+    21211: "Invalid 'To' number",
+    21617: "The message is longer than 1600 characters",
+    63007: "The 'From' number is not a WhatsApp sender on this Twilio account",
+    63018: "WhatsApp rate limit reached",
+    63024: "Invalid recipient",
+    63013: "WhatsApp policy violation (e.g. an empty template variable)",
+    63021: "Content WhatsApp does not accept (media type, template length)",
+    63019: "Twilio could not download the media",
+    20429: "Too many requests to Twilio",
+    20003: "Twilio refused the account SID / auth token",
+}
+# Rate limits clear by themselves; every other 4xx will fail the same way next time.
+_TRANSIENT_CODES = {63018, 20429}
+
+# Twilio's MessageStatus → ours. None: nothing to record (accepted/queued are where we already are).
+_STATUSES: dict[str, DeliveryStatus | None] = {
+    "queued": None, "accepted": None, "scheduled": None, "partially_delivered": None,
+    "sending": DeliveryStatus.sending, "sent": DeliveryStatus.sent, "delivered": DeliveryStatus.delivered,
+    "read": DeliveryStatus.read,
+    "failed": DeliveryStatus.failed, "undelivered": DeliveryStatus.failed, "canceled": DeliveryStatus.failed,
+}
+
+_PHONE = re.compile(r"\+?\d{6,15}")
+_EXTENSIONS = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4",
+    "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/amr": ".amr", "audio/aac": ".aac",
+    "application/pdf": ".pdf", "text/vcard": ".vcf", "text/x-vcard": ".vcf",
+}
+
+
+class _Form(dict[str, list[str]]):
+    # RequestValidator reads repeated fields through getall() (the MultiDict shape).
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+class Adapter:
+    channel: ClassVar[Channel] = Channel.whatsapp
+    paths: ClassVar[tuple[str, ...]] = (INBOUND_PATH, STATUS_PATH)
+
+    def __init__(self, settings: WhatsAppSettings | None = None) -> None:
+        self.settings = settings or WhatsAppSettings()
+        self._client: Client | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def configured(self) -> bool:
+        s = self.settings
+        return bool(s.account_sid and s.auth_token.get_secret_value() and s.whatsapp_from)
+
+    def verify(self, raw: RawRequest) -> None:
+        token = self.settings.auth_token.get_secret_value()
+        if not token:
+            raise BadSignature("TWILIO_AUTH_TOKEN is not set")
+        if not self.settings.public_base_url:
+            raise BadSignature("PUBLIC_BASE_URL is not set, so the URL Twilio signed cannot be rebuilt")
+        signature = _header(raw, "x-twilio-signature")
+        if not signature:
+            raise BadSignature("X-Twilio-Signature header missing")
+        # Rebuilt from the configured public URL: behind a TLS proxy the request says http://
+        # while Twilio signed https://.
+        url = self.settings.public_base_url.rstrip("/") + raw.path
+        if raw.query_string:
+            url += "?" + raw.query_string
+        if not RequestValidator(token).validate(url, _Form(_form(raw)), signature):
+            raise BadSignature("X-Twilio-Signature does not match")
+
+    def parse(self, raw: RawRequest) -> list[InboundEvent]:
+        form = _form(raw)
+        sid = _field(form, "MessageSid")
+        if not sid:
+            raise BadPayload("MessageSid missing")
+        if _is_status(form):
+            update = _status(form, sid)
+            return [update] if update is not None else []
+        return [_inbound(form, sid)]
+
+    def acknowledge(self, raw: RawRequest) -> RawResponse:
+        # Messages get TwiML (an empty one: replies go out through the API); status callbacks nothing.
+        if _is_status(_form(raw)):
+            return RawResponse(200, "", "text/plain")
+        return RawResponse(200, EMPTY_TWIML, "text/xml")
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if not self.configured:
+            raise SendFailed("WhatsApp is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                             "TWILIO_WHATSAPP_FROM", transient=False)
+        if message.files:
+            # Twilio fetches media from a public URL itself; we do not publish attachments yet.
+            raise SendFailed("WhatsApp attachments are not supported yet: send the text alone", transient=False)
+        params: dict[str, Any] = {"from_": _whatsapp(self.settings.whatsapp_from), "to": _whatsapp(message.to),
+                                  "body": message.text}
+        if self.settings.public_base_url:
+            params["status_callback"] = self.settings.public_base_url.rstrip("/") + STATUS_PATH
+        client = self._client_for_running_loop()
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                created = await client.messages.create_async(**params)
+        except TwilioRestException as error:
+            raise _refused(error.status, error.code, error.msg) from error
+        except TwilioServiceException as error:
+            raise _refused(error.status, error.code, error.detail or error.title) from error
+        except TimeoutError as error:
+            raise SendFailed(f"Twilio did not answer within {self.settings.timeout_seconds:g} s",
+                             transient=True) from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise SendFailed(f"Twilio unreachable: {error or type(error).__name__}", transient=True) from error
+        return SendResult(provider_id=str(created.sid))
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.http_client.close()
+            self._client = None
+
+    def _client_for_running_loop(self) -> Client:
+        loop = asyncio.get_running_loop()
+        # The aiohttp session inside belongs to the loop that created it.
+        if self._client is None or self._client_loop is not loop:
+            client = Client(self.settings.account_sid, self.settings.auth_token.get_secret_value(),
+                            http_client=AsyncTwilioHttpClient())
+            client.api.base_url = self.settings.api_base_url.rstrip("/")
+            self._client, self._client_loop = client, loop
+        return self._client
+
+
+def _header(raw: RawRequest, name: str) -> str:
+    return next((value for key, value in raw.headers.items() if key.lower() == name), "")
+
+
+def _form(raw: RawRequest) -> dict[str, list[str]]:
+    if raw.form or not raw.body:
+        return raw.form
+    try:
+        return parse_qs(raw.body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadPayload("the form is not UTF-8 url-encoded") from error
+
+
+def _field(form: dict[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+def _is_status(form: dict[str, list[str]]) -> bool:
+    # Only status callbacks carry MessageStatus today; should Twilio add "received" to inbound
+    # webhooks, they must still arrive as messages, never vanish as an ignored status.
+    return (_field(form, "MessageStatus") or "received").lower() not in ("received", "receiving")
+
+
+def _whatsapp(address: str) -> str:
+    return address if address.startswith(PREFIX) else PREFIX + address
+
+
+def _sender(form: dict[str, list[str]]) -> Party:
+    sender = _field(form, "From") or ""
+    bare = sender.removeprefix(PREFIX)
+    if not bare:
+        raise BadPayload("From missing")
+    name = (_field(form, "ProfileName") or "").strip() or None
+    # Users with a WhatsApp username may hide their number: From is then "whatsapp:TR.AbC123…",
+    # an id that only this channel knows.
+    kind = AddressKind.phone if _PHONE.fullmatch(bare) else AddressKind.handle
+    return Party(sender, kind, True, name)
+
+
+def _inbound(form: dict[str, list[str]], sid: str) -> InboundMessage:
+    extra: dict[str, Any] = {}
+    latitude, longitude = _field(form, "Latitude"), _field(form, "Longitude")
+    if latitude and longitude:
+        try:
+            location: dict[str, Any] = {"latitude": float(latitude), "longitude": float(longitude)}
+        except ValueError as error:
+            raise BadPayload("Latitude/Longitude are not numbers") from error
+        for key in ("Address", "Label"):
+            if value := _field(form, key):
+                location[key.lower()] = value
+        extra["location"] = location
+    button_text, button_payload = _field(form, "ButtonText"), _field(form, "ButtonPayload")
+    if button_text or button_payload:
+        extra["button"] = {"text": button_text or "", "payload": button_payload or ""}
+    replied = _field(form, "OriginalRepliedMessageSid")
+    return InboundMessage(
+        channel=Channel.whatsapp, provider_id=sid, sender=_sender(form),
+        # PostgreSQL text cannot hold U+0000 and WhatsApp bodies sometimes carry it.
+        text=(_field(form, "Body") or "").replace("\x00", ""),
+        files=_files(form), reply_to=(replied,) if replied else (), extra=extra,
+    )
+
+
+def _files(form: dict[str, list[str]]) -> tuple[IncomingFile, ...]:
+    try:
+        count = int(_field(form, "NumMedia") or 0)
+    except ValueError as error:
+        raise BadPayload("NumMedia is not a number") from error
+    files = []
+    for index in range(count):
+        url = _field(form, f"MediaUrl{index}")
+        if not url:
+            raise BadPayload(f"MediaUrl{index} missing")
+        content_type = _field(form, f"MediaContentType{index}") or "application/octet-stream"
+        files.append(IncomingFile(filename=_filename(url, content_type, index), content_type=content_type, url=url))
+    return tuple(files)
+
+
+def _filename(url: str, content_type: str, index: int) -> str:
+    # Twilio sends no file name: the media sid (ME…) plus an extension for the content type.
+    stem = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] or f"media{index}"
+    extension = _EXTENSIONS.get(content_type) or mimetypes.guess_extension(content_type) or ""
+    return stem + extension
+
+
+def _status(form: dict[str, list[str]], sid: str) -> DeliveryUpdate | None:
+    status = _STATUSES.get((_field(form, "MessageStatus") or "").lower())
+    if status is None:
+        # Statuses we already hold, and any Twilio adds later: nothing to record.
+        return None
+    error = None
+    if status == DeliveryStatus.failed:
+        error = _explain(_field(form, "ErrorCode"),
+                         _field(form, "ErrorMessage") or _field(form, "ChannelStatusMessage"),
+                         fallback=f"Twilio reported the message {_field(form, 'MessageStatus')}")
+    return DeliveryUpdate(channel=Channel.whatsapp, provider_id=sid, status=status, error=error)
+
+
+def _explain(code: str | None, message: str | None, *, fallback: str) -> str:
+    if not code:
+        return message or fallback
+    known = ERRORS.get(int(code)) if code.isdigit() else None
+    return f"{code}: {known or message or fallback}"
+
+
+def _refused(status: int, code: int | None, message: str) -> SendFailed:
+    text = message.removeprefix("Unable to create record: ")
+    known = ERRORS.get(code) if code is not None else None
+    reason = f"{code or status}: {known} (Twilio: {text})" if known else f"{code or status}: {text}"
+    transient = status == 429 or status >= 500 or code in _TRANSIENT_CODES
+    return SendFailed(reason, transient=transient)

@@ -1,0 +1,150 @@
+"""A loopback server that answers the Twilio Messages API the way Twilio does.
+
+Answers are programmed per request (`enqueue`), else `default`; every request that reached the
+server is recorded before it is answered, so a test can tell "sent" from "never arrived" even
+when the answer never comes back ("hang").
+"""
+
+import asyncio
+import base64
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import parse_qs
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+FIXTURES = Path(__file__).resolve().parent.parent / "adapters" / "whatsapp" / "fixtures"
+ACCOUNT_SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90"
+AUTH_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
+
+Answer = Literal["created", "invalid_to", "server_error", "rate_limited", "hang"]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    account_sid: str
+    form: dict[str, list[str]]
+    authorized: bool
+
+    def get(self, name: str) -> str | None:
+        values = self.form.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class TwilioFake:
+    account_sid: str = ACCOUNT_SID
+    auth_token: str = AUTH_TOKEN
+    default: Answer = "created"
+    # Seconds every answer waits: makes concurrent workers overlap.
+    delay: float = 0.0
+    requests: list[Received] = field(default_factory=list)
+    # Sids of the messages it answered 201 for, in order.
+    created: list[str] = field(default_factory=list)
+    base_url: str = ""
+    _queue: list[Answer] = field(default_factory=list)
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def enqueue(self, *answers: Answer) -> None:
+        """The next requests get these answers, in order; then `default` again."""
+        self._queue.extend(answers)
+
+    def bodies(self) -> list[str | None]:
+        return [request.get("Body") for request in self.requests]
+
+    async def wait_for_requests(self, count: int, *, within: float = 10.0) -> None:
+        async with asyncio.timeout(within), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.requests) >= count)
+
+    def release_hung(self) -> None:
+        self._release.set()
+
+    async def _messages(self, request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
+        form = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
+        authorized = _basic_auth(request) == (self.account_sid, self.auth_token) and account_sid == self.account_sid
+        async with self._arrived:
+            self.requests.append(Received(account_sid, form, authorized))
+            self._arrived.notify_all()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not authorized:
+            return _error(401, 20003, "Authenticate")
+        answer = self._queue.pop(0) if self._queue else self.default
+        if answer == "hang":
+            # Holds the request open like a Twilio that never answers, until the fake shuts down.
+            await self._release.wait()
+            return _error(503, 20503, "Service Unavailable")
+        if answer == "invalid_to":
+            return JSONResponse(json.loads((FIXTURES / "api_400_error_21211.json").read_text()), status_code=400)
+        if answer == "server_error":
+            return _error(500, 20500, "Internal Server Error")
+        if answer == "rate_limited":
+            return _error(429, 20429, "Too Many Requests", headers={"Retry-After": "1"})
+        sid = "SM" + uuid.uuid4().hex
+        self.created.append(sid)
+        return JSONResponse(self._created(sid, account_sid, form), status_code=201)
+
+    @staticmethod
+    def _created(sid: str, account_sid: str, form: dict[str, list[str]]) -> dict[str, object]:
+        body = json.loads((FIXTURES / "api_201_message_created.json").read_text())
+        body.update(
+            sid=sid, account_sid=account_sid, body=form.get("Body", [""])[0], to=form.get("To", [""])[0],
+            uri=f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}.json",
+            subresource_uris={"media": f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}/Media.json"},
+        )
+        body["from"] = form.get("From", [""])[0]
+        return body
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/2010-04-01/Accounts/{account_sid}/Messages.json", self._messages, methods=["POST"]),
+        ])
+
+
+def _basic_auth(request: Request) -> tuple[str, str] | None:
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+    except ValueError:
+        return None
+    return user, password
+
+
+def _error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                         "status": status}, status_code=status, headers=headers)
+
+
+@asynccontextmanager
+async def running(fake: TwilioFake | None = None) -> AsyncIterator[TwilioFake]:
+    """Serve the fake on 127.0.0.1 (a free port) inside the current event loop."""
+    fake = fake or TwilioFake()
+    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off",
+                            timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    fake.base_url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        fake.release_hung()
+        server.should_exit = True
+        await task
