@@ -11,6 +11,7 @@ from inbox.customers import service as customers
 from inbox.customers.models import Customer
 from inbox.messages.models import Message
 from inbox.orders.models import Order
+from inbox.orders.service import OrderWithLines, with_lines
 from inbox.search import search
 from inbox.threads.models import Thread
 
@@ -19,7 +20,7 @@ from inbox.threads.models import Thread
 class Found:
     customers: Sequence[Customer]
     messages: Sequence[tuple[Message, int]]  # with the customer id it belongs to
-    orders: Sequence[Order]
+    orders: Sequence[OrderWithLines]
 
 
 async def find(session: AsyncSession, q: str, *, region: str, limit: int = 20) -> Found:
@@ -33,4 +34,5 @@ async def find(session: AsyncSession, q: str, *, region: str, limit: int = 20) -
     found_orders = (await session.execute(
         select(Order).where(col(Order.id).in_(order_ids)).order_by(col(Order.id).desc())
     )).scalars().all() if order_ids else []
-    return Found(customers=found_customers, messages=[(m, c) for m, c in rows], orders=found_orders)
+    return Found(customers=found_customers, messages=[(m, c) for m, c in rows],
+                 orders=await with_lines(session, found_orders))

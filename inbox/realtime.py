@@ -99,6 +99,9 @@ class LocalHub:
                 subscription.queue.put_nowait(None)
 
 
+_STOP: dict[str, Any] = {}
+
+
 class RedisHub(LocalHub):
     """Publishes through Redis pub/sub so every app process sees every process's events."""
 
@@ -110,6 +113,8 @@ class RedisHub(LocalHub):
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = asyncio.Event()
+        self._stopping = False
+        self._pubsub: Any = None
 
     async def start(self) -> None:
         import redis.asyncio as redis
@@ -119,11 +124,21 @@ class RedisHub(LocalHub):
         await asyncio.wait_for(self._ready.wait(), 10)
 
     async def stop(self) -> None:
+        # Committed events still waiting go out first. The tasks are asked, not only cancelled:
+        # redis-py can swallow a cancellation that lands mid-command, and awaiting such a
+        # task would never return.
+        self._outbox.put_nowait(_STOP)
+        listener, sender = self._tasks
+        await asyncio.wait([sender], timeout=5)
+        self._stopping = True
+        if self._pubsub is not None:
+            # The listener's loop ends once Redis confirms the unsubscribe.
+            with contextlib.suppress(Exception):
+                await self._pubsub.unsubscribe()
+        await asyncio.wait([listener], timeout=2)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.wait(self._tasks, timeout=1)
         await self._redis.aclose()
         await super().stop()
 
@@ -131,12 +146,19 @@ class RedisHub(LocalHub):
         self._outbox.put_nowait(event)
 
     async def _send(self) -> None:
-        while True:
+        stopping = False
+        while not stopping:
+            batch: list[dict[str, Any]] = []
             event = await self._outbox.get()
-            batch = [event]
-            while not self._outbox.empty() and len(batch) < 500:
-                batch.append(self._outbox.get_nowait())
             while True:
+                if event is _STOP:
+                    stopping = True
+                    break
+                batch.append(event)
+                if self._outbox.empty() or len(batch) >= 500:
+                    break
+                event = self._outbox.get_nowait()
+            while batch:
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
                         for item in batch:
@@ -148,14 +170,15 @@ class RedisHub(LocalHub):
                     await asyncio.sleep(0.5)
 
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                pubsub = self._redis.pubsub()
+                self._pubsub = pubsub = self._redis.pubsub()
                 await pubsub.subscribe(self.channel)
                 self._ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self.deliver(json.loads(message["data"]))
+                await pubsub.aclose()
             except asyncio.CancelledError:
                 raise
             except Exception as error:

@@ -3,6 +3,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from inbox.channels import AddressKind, Channel
 from inbox.customers.addresses import looks_like_phone, normalize, normalize_email, normalize_phone
@@ -40,22 +41,22 @@ async def create(session: AsyncSession, *, name: str = "") -> Customer:
 
 async def identities(session: AsyncSession, customer_id: int) -> Sequence[Identity]:
     return (await session.execute(
-        select(Identity).where(Identity.customer_id == customer_id).order_by(Identity.id)  # type: ignore[arg-type]
+        select(Identity).where(col(Identity.customer_id) == customer_id).order_by(col(Identity.id))
     )).scalars().all()
 
 
 async def find_identity(session: AsyncSession, *, channel: Channel | str, address: str) -> Identity | None:
     return (await session.execute(
-        select(Identity).where(Identity.channel == channel, Identity.address == address)
+        select(Identity).where(col(Identity.channel) == channel, col(Identity.address) == address)
     )).scalar_one_or_none()
 
 
 async def verified_owner(session: AsyncSession, *, kind: AddressKind | str, address: str) -> int | None:
     """The customer who proved this phone or email on any channel, if anyone did."""
     return (await session.execute(
-        select(Identity.customer_id)
-        .where(Identity.kind == kind, Identity.address == address, Identity.verified.is_(True))  # type: ignore[attr-defined]
-        .order_by(Identity.id).limit(1)  # type: ignore[arg-type]
+        select(col(Identity.customer_id))
+        .where(col(Identity.kind) == kind, col(Identity.address) == address, col(Identity.verified).is_(True))
+        .order_by(col(Identity.id)).limit(1)
     )).scalar_one_or_none()
 
 
@@ -66,7 +67,7 @@ async def add_identity(session: AsyncSession, *, customer_id: int, channel: Chan
         insert_ignore(session, Identity, {
             "customer_id": customer_id, "channel": str(channel), "kind": str(kind), "address": address,
             "verified": verified, "display": display or address, "created_at": utcnow(),
-        }, conflict=["channel", "address"]).returning(Identity.id)  # type: ignore[arg-type]
+        }, conflict=["channel", "address"]).returning(col(Identity.id))
     )).scalar_one_or_none()
     if row_id is None:
         return None
@@ -100,9 +101,9 @@ async def suggest(session: AsyncSession, *, customer_id: int, other_id: int, rea
 async def open_suggestions(session: AsyncSession, customer_id: int) -> Sequence[MergeSuggestion]:
     return (await session.execute(
         select(MergeSuggestion).where(
-            MergeSuggestion.status == "open",
-            or_(MergeSuggestion.customer_id == customer_id, MergeSuggestion.other_id == customer_id),
-        ).order_by(MergeSuggestion.id)  # type: ignore[arg-type]
+            col(MergeSuggestion.status) == "open",
+            or_(col(MergeSuggestion.customer_id) == customer_id, col(MergeSuggestion.other_id) == customer_id),
+        ).order_by(col(MergeSuggestion.id))
     )).scalars().all()
 
 
@@ -143,7 +144,8 @@ async def lookup(session: AsyncSession, q: str, *, region: str, limit: int = 20)
     number = text.lstrip("#").strip()
     if number:
         ids += (await session.execute(
-            select(Order.customer_id).where(or_(Order.number == number, Order.external_id == number)).limit(limit)
+            select(col(Order.customer_id))
+            .where(or_(col(Order.number) == number, col(Order.external_id) == number)).limit(limit)
         )).scalars().all()
     if not ids:
         from inbox.search import search_customer_ids
@@ -158,15 +160,15 @@ async def lookup(session: AsyncSession, q: str, *, region: str, limit: int = 20)
 
 async def _ids_by_address(session: AsyncSession, kind: AddressKind, address: str) -> list[int]:
     return list((await session.execute(
-        select(Identity.customer_id).where(Identity.kind == kind, Identity.address == address)
+        select(col(Identity.customer_id)).where(col(Identity.kind) == kind, col(Identity.address) == address)
     )).scalars().all())
 
 
 async def count(session: AsyncSession) -> int:
     return int((await session.execute(
-        select(func.count()).select_from(Customer).where(Customer.absorbed_into_id.is_(None))  # type: ignore[union-attr]
+        select(func.count()).select_from(Customer).where(col(Customer.absorbed_into_id).is_(None))
     )).scalar_one())
 
 
 async def touch_inbound(session: AsyncSession, identity_id: int, at: object) -> None:
-    await session.execute(update(Identity).where(Identity.id == identity_id).values(last_inbound_at=at))
+    await session.execute(update(Identity).where(col(Identity.id) == identity_id).values(last_inbound_at=at))

@@ -1,0 +1,180 @@
+"""Orders as the shop reports them: upserted by the shop's own id, joined to the right customer."""
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from inbox.channels import AddressKind, Channel
+from inbox.customers import service as customers
+from inbox.customers.addresses import normalize_email, normalize_phone
+from inbox.db import insert_ignore, utcnow
+from inbox.errors import Invalid
+from inbox.orders.models import Order, OrderLine
+from inbox.search import index_document
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingLine:
+    title: str
+    quantity: int
+    price: Decimal
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingOrder:
+    external_id: str
+    status: str
+    total: Decimal
+    currency: str
+    placed_at: datetime
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    number: str | None = None
+    lines: Sequence[IncomingLine] = field(default_factory=tuple)
+    tracking_url: str | None = None
+    store_name: str | None = None
+    # When the shop last changed it: an older update arriving late must not undo a newer one.
+    updated_at: datetime | None = None
+
+
+OrderWithLines = tuple[Order, list[OrderLine]]
+
+_CENT = Decimal("0.01")
+
+
+async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> OrderWithLines:
+    """Create or replace the order; the same PUT twice leaves one order, as it was."""
+    external_id = incoming.external_id.strip()
+    if not external_id:
+        raise Invalid("external_id", "must not be empty")
+    placed_at = _utc("placed_at", incoming.placed_at)
+    updated_at = None if incoming.updated_at is None else _utc("updated_at", incoming.updated_at)
+    existing = await _by_external_id(session, external_id)
+    if existing is None:
+        customer_id = await _customer_for(session, incoming, region=region)
+        await session.execute(insert_ignore(session, Order, {
+            "external_id": external_id, "number": external_id, "customer_id": customer_id, "updated_at": utcnow(),
+        }, conflict=["external_id"]))
+        existing = await _by_external_id(session, external_id)
+        assert existing is not None
+    elif _is_stale(existing, updated_at):
+        return (await with_lines(session, [existing]))[0]
+    order = existing
+    # An order made for a customer later merged away belongs to the survivor now.
+    order.customer_id = (await customers.get(session, order.customer_id)).id or order.customer_id
+    order.number = (incoming.number or external_id).strip().lstrip("#")[:100] or external_id
+    order.status = incoming.status.strip()[:40]
+    order.total = _cents(incoming.total)
+    order.currency = incoming.currency.upper()
+    order.placed_at = placed_at
+    order.tracking_url = incoming.tracking_url
+    order.store_name = incoming.store_name
+    # An update that does not say when it was made keeps the last known time, so a late older one stays stale.
+    order.source_updated_at = updated_at or order.source_updated_at
+    order.updated_at = utcnow()
+    session.add(order)
+    await session.flush()
+    order_id = order.id or 0
+    await session.execute(delete(OrderLine).where(col(OrderLine.order_id) == order_id))
+    lines = [OrderLine(order_id=order_id, sku=line.sku, title=line.title, quantity=line.quantity,
+                       price=_cents(line.price))
+             for line in incoming.lines]
+    session.add_all(lines)
+    await session.flush()
+    titles = " ".join(line.title for line in lines)
+    await index_document(session, kind="order", ref_id=order_id, customer_id=order.customer_id,
+                         text=f"{order.number} {external_id} {titles}", at=placed_at, replace=True)
+    return order, lines
+
+
+async def for_customer(session: AsyncSession, customer_id: int) -> list[OrderWithLines]:
+    """Newest order first, each with its lines."""
+    return await with_lines(session, (await session.execute(
+        select(Order).where(col(Order.customer_id) == customer_id)
+        .order_by(col(Order.placed_at).desc(), col(Order.id).desc())
+    )).scalars().all())
+
+
+async def with_lines(session: AsyncSession, found: Sequence[Order]) -> list[OrderWithLines]:
+    """The orders in the order given, each with its lines, in one query."""
+    by_order: dict[int, list[OrderLine]] = {order.id or 0: [] for order in found}
+    if by_order:
+        for line in (await session.execute(
+            select(OrderLine).where(col(OrderLine.order_id).in_(by_order)).order_by(col(OrderLine.id))
+        )).scalars():
+            by_order[line.order_id].append(line)
+    return [(order, by_order[order.id or 0]) for order in found]
+
+
+async def lines_of(session: AsyncSession, order_id: int) -> list[OrderLine]:
+    return list((await session.execute(
+        select(OrderLine).where(col(OrderLine.order_id) == order_id).order_by(col(OrderLine.id))
+    )).scalars().all())
+
+
+async def _by_external_id(session: AsyncSession, external_id: str) -> Order | None:
+    return (await session.execute(
+        select(Order).where(col(Order.external_id) == external_id).execution_options(populate_existing=True)
+    )).scalar_one_or_none()
+
+
+def _is_stale(order: Order, updated_at: datetime | None) -> bool:
+    return updated_at is not None and order.source_updated_at is not None and updated_at < order.source_updated_at
+
+
+def _utc(field_name: str, value: datetime) -> datetime:
+    # Read back as UTC, so kept as UTC: the PUT answers with the instant and zone a later GET shows.
+    # A naive time would be a guess about the shop's clock, so it is refused.
+    if value.tzinfo is None:
+        raise Invalid(field_name, "must include a time zone, e.g. 2026-11-23T10:00:00+03:00")
+    return value.astimezone(UTC)
+
+
+def _cents(amount: Decimal) -> Decimal:
+    # The columns keep two places; "349.9" is answered as "349.90", as every later read shows it.
+    return amount.quantize(_CENT)
+
+
+async def _customer_for(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> int:
+    """Who placed it: the customer who proved this email or phone, else one who gave it, else a new one.
+
+    The shop's checkout did not prove the address to us, so a new customer's identities are
+    claimed: a chat from that number later suggests a merge rather than making one silently.
+    """
+    email = phone = None
+    if incoming.email:
+        try:
+            email = normalize_email(incoming.email)
+        except Invalid as error:
+            raise Invalid("customer.email", error.message) from None
+    if incoming.phone:
+        try:
+            phone = normalize_phone(incoming.phone, region)
+        except Invalid as error:
+            raise Invalid("customer.phone", error.message) from None
+    if email is None and phone is None:
+        raise Invalid("customer", "needs an email or a phone number")
+    addresses = [(AddressKind.email, Channel.email, email), (AddressKind.phone, Channel.phone, phone)]
+    for kind, _, address in addresses:
+        if address is not None and (owner := await customers.verified_owner(session, kind=kind, address=address)):
+            return (await customers.get(session, owner)).id or owner
+    for _, channel, address in addresses:
+        if address is not None and (identity := await customers.find_identity(session, channel=channel,
+                                                                                address=address)):
+            return (await customers.get(session, identity.customer_id)).id or identity.customer_id
+    customer = await customers.create(session, name=incoming.name or "")
+    customer_id = customer.id or 0
+    for kind, channel, address in addresses:
+        if address is not None:
+            with contextlib.suppress(Invalid):
+                await customers.attach_claimed(session, customer_id=customer_id, kind=kind, channel=channel,
+                                               raw=address, region=region)
+    return customer_id

@@ -1,0 +1,47 @@
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox.agents.service import issue_token
+from inbox.config import CoreSettings
+from inbox.db import transaction
+from tests.conftest import TEST_REDIS_URL
+from web.app import create_app
+
+
+@pytest.fixture
+def app_settings(db_url: str, tmp_path: Path) -> CoreSettings:
+    return CoreSettings(data_dir=tmp_path / "data", database_url=db_url, redis_url=TEST_REDIS_URL)
+
+
+@pytest.fixture
+async def server(app_settings: CoreSettings) -> AsyncIterator[str]:
+    """The real app on a loopback port, lifespan and all; yields its base URL."""
+    config = uvicorn.Config(create_app(app_settings), host="127.0.0.1", port=0, log_level="warning")
+    running = uvicorn.Server(config)
+    task = asyncio.create_task(running.serve())
+    while not running.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = running.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    await task
+
+
+@pytest.fixture
+async def token(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async with transaction(sessions) as session:
+        return await issue_token(session, name="tests")
+
+
+@pytest.fixture
+async def api(server: str, token: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client

@@ -1,0 +1,91 @@
+"""The composition root: wires the database, the live hub, the adapters and the workers."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters import REGISTRY
+from adapters.base import Adapter
+from inbox import __version__
+from inbox.config import CoreSettings
+from inbox.db import make_engine, make_sessionmaker
+from inbox.delivery import run_worker
+from inbox.files import FileStore
+from inbox.ingest import IngestConfig
+from inbox.ingest_queue import IngestWriter
+from inbox.realtime import make_hub
+from web import errors
+from web.routes import api, webhooks
+
+log = logging.getLogger("onethread")
+
+# Longer than any provider's send timeout (Twilio's is 30 s).
+SHUTDOWN_GRACE_SECONDS = 35
+
+
+def create_app(settings: CoreSettings | None = None) -> FastAPI:
+    settings = settings or CoreSettings()
+    adapters = load_adapters()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url)
+        hub = make_hub(settings.redis_url)
+        await hub.start()
+        wake = asyncio.Event()
+        sessions = make_sessionmaker(engine, hub=hub, wake_delivery=wake.set)
+        files = FileStore(settings.attachments_dir, max_bytes=settings.max_attachment_bytes)
+        writer = IngestWriter(sessions, IngestConfig(region=settings.default_phone_region, files=files))
+        await writer.start()
+        app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
+        app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
+        stop = asyncio.Event()
+        workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake)
+        try:
+            yield
+        finally:
+            stop.set()
+            wake.set()
+            await stop_workers(workers, adapters)
+            await writer.stop()
+            await hub.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="onethread", version=__version__, lifespan=lifespan,
+                  description="One conversation thread per customer, across every channel.")
+    errors.install(app)
+    app.include_router(api.health)
+    app.include_router(api.router)
+    app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
+    return app
+
+
+def load_adapters() -> list[Adapter]:
+    return [adapter_class() for adapter_class in REGISTRY.values()]
+
+
+def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSession], adapters: list[Adapter], *,
+                  stop: asyncio.Event, wake: asyncio.Event) -> list[asyncio.Task[None]]:
+    senders = {adapter.channel: adapter for adapter in adapters if adapter.configured}
+    worker = run_worker(sessions, senders, stop=stop, wake=wake,
+                        worker_id=f"{socket.gethostname()}:{os.getpid()}"[:80],
+                        max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds)
+    return [asyncio.create_task(worker, name="delivery-worker")]
+
+
+async def stop_workers(workers: list[asyncio.Task[None]], adapters: list[Adapter]) -> None:
+    # Let an in-flight send finish: a send cancelled midway can only be marked "interrupted".
+    for task in workers:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, SHUTDOWN_GRACE_SECONDS)
+    for adapter in adapters:
+        close = getattr(adapter, "aclose", None)
+        if close is not None:
+            await close()

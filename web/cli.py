@@ -1,0 +1,194 @@
+"""The onethread command: serve everything in one process, migrate, seed the demo, make users and tokens."""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inbox import __version__
+from inbox.agents import service as agents
+from inbox.agents.models import Role
+from inbox.config import CoreSettings
+from inbox.db import make_engine, make_sessionmaker, transaction
+from inbox.demo import DemoSummary, seed
+from inbox.errors import DomainError
+from inbox.files import FileStore
+from inbox.migrate import upgrade
+
+T = TypeVar("T")
+
+app = typer.Typer(name="onethread", help="One conversation thread per customer, across every channel.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+# soft_wrap: a URL or token split over two lines cannot be copied.
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo shop first (once).")] = False,
+) -> None:
+    """Migrate the database, then serve the inbox, webhooks, API and workers in this one process."""
+    from web.app import create_app  # the whole web stack, only for the command that serves it
+
+    settings = _settings()
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+        summary = _seed(settings) if demo else None
+    url = _public_url(host, port)
+    if summary is not None:
+        _print_seeded(summary)
+    out.print(f"[bold green]onethread {__version__}[/] is starting at [bold]{url}[/] (API docs: {url}/docs)")
+    if summary is not None:
+        _print_sign_in(summary)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (safe to run at any time)."""
+    settings = _settings()
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+    out.print(f"[green]✓[/] The database at {_safe_url(settings)} is up to date.")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Host `serve` will listen on, for the printed URL.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port `serve` will listen on, for the printed URL.")] = 8000,
+) -> None:
+    """Migrate, then seed the demo shop: customers on every channel, orders, agents. Runs once."""
+    settings = _settings()
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+        summary = _seed(settings)
+    url = _public_url(host, port)
+    _print_seeded(summary)
+    out.print(f"Start it with [bold]onethread serve[/], then open [bold]{url}[/] (API docs: {url}/docs).")
+    _print_sign_in(summary)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="Sign-in email address.")],
+    password: Annotated[str, typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True,
+        help="Omit to be asked for it: a password on the command line is visible to others on this machine.",
+    )],
+    role: Annotated[Role, typer.Option(case_sensitive=False, help="What the user may do.")] = Role.agent,
+    name: Annotated[str, typer.Option(help="Name shown to colleagues; defaults to the email's local part.")] = "",
+) -> None:
+    """Add a user who signs in with email and password."""
+    settings = _settings()
+
+    async def create(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, str]:
+        async with transaction(sessions) as session:
+            user = await agents.create_user(session, email=email, password=password, name=name, role=role)
+            return user.id or 0, user.email
+
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+        user_id, address = _with_sessions(settings, create)
+    out.print(f"[green]✓[/] Created {role} [bold]{address}[/] (user {user_id}).")
+
+
+@app.command("create-token")
+def create_token(
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. shopify-sync.")],
+) -> None:
+    """Issue an API bearer token. It is printed once, as the last line, and only its hash is kept."""
+    settings = _settings()
+
+    async def issue(sessions: async_sessionmaker[AsyncSession]) -> str:
+        async with transaction(sessions) as session:
+            return await agents.issue_token(session, name=name)
+
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+        token = _with_sessions(settings, issue)
+    out.print(f"[green]✓[/] API token [bold]{name.strip()}[/] created. It is shown only now; store it safely:")
+    # Plain, alone and last, so scripts can take it with `tail -n 1`.
+    print(token)
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    print(f"onethread {__version__}")
+
+
+def _settings() -> CoreSettings:
+    settings = CoreSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _with_sessions(settings: CoreSettings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            return await work(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _seed(settings: CoreSettings) -> DemoSummary:
+    files = FileStore(settings.attachments_dir, max_bytes=settings.max_attachment_bytes)
+    return _with_sessions(settings, lambda sessions: seed(sessions, region=settings.default_phone_region, files=files))
+
+
+def _print_seeded(summary: DemoSummary) -> None:
+    if summary.already_seeded:
+        out.print("The demo shop was already seeded; nothing was added.")
+    else:
+        out.print(f"[green]✓[/] Seeded the demo shop: {summary.customers} customers, {summary.messages} messages, "
+                  f"{summary.orders} orders.")
+
+
+def _print_sign_in(summary: DemoSummary) -> None:
+    out.print(f"Demo sign-in (password [bold]{summary.password}[/]):")
+    for email, role in summary.users:
+        out.print(f"  {role:<6} {email}")
+
+
+def _public_url(host: str, port: int) -> str:
+    # Listening on every interface still answers on loopback; that is the address to click.
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
+
+
+def _safe_url(settings: CoreSettings) -> str:
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _errors_as_messages(settings: CoreSettings) -> Iterator[None]:
+    """What a person can act on, as one line on stderr and exit status 1; no traceback."""
+    try:
+        yield
+    except DomainError as error:
+        _fail(str(error))
+    except (SQLAlchemyError, OSError) as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        _fail(f"cannot use the database at {_safe_url(settings)}: {reason}")
+
+
+if __name__ == "__main__":
+    app()

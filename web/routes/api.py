@@ -1,0 +1,118 @@
+"""The public REST API (/api/v1): a fixed contract, thin over the domain."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import FileResponse
+
+from inbox.customers import merge as merges
+from inbox.customers import profile
+from inbox.errors import Invalid, NotFound
+from inbox.finder import find
+from inbox.messages import service as messages
+from inbox.orders import service as orders
+from inbox.replies import add_note, queue_reply
+from web.deps import ApiTokenDep, FilesDep, SessionDep, SettingsDep, actor_of
+from web.schemas import (
+    CustomerList,
+    CustomerOut,
+    Health,
+    MergedCustomerOut,
+    MergeIn,
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    OrderIn,
+    OrderOut,
+    SearchResults,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+health = APIRouter(tags=["health"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+
+
+@health.get("/healthz")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/customers")
+async def list_customers(session: SessionDep, settings: SettingsDep, _token: ApiTokenDep,
+                         q: Annotated[str, Query(min_length=1, max_length=200)]) -> CustomerList:
+    found = await profile.search(session, q, region=settings.default_phone_region)
+    return CustomerList(items=[CustomerOut.of(p) for p in found])
+
+
+@router.get("/customers/{customer_id}")
+async def get_customer(customer_id: int, session: SessionDep, _token: ApiTokenDep) -> CustomerOut:
+    return CustomerOut.of(await profile.load(session, customer_id))
+
+
+@router.get("/customers/{customer_id}/messages")
+async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenDep,
+                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                        before: Annotated[str | None, Query(max_length=200)] = None) -> MessagePage:
+    history = await messages.history(session, customer_id, limit=limit, before=before)
+    return MessagePage(items=[MessageOut.of(m, history.customer_id, history.attachments.get(m.id or 0, []))
+                              for m in history.messages], next=history.next)
+
+
+@router.post("/customers/{customer_id}/messages", status_code=201)
+async def post_message(customer_id: int, body: MessageIn, session: SessionDep, token: ApiTokenDep,
+                       idempotency_key: IdempotencyKey = None) -> MessageOut:
+    write = add_note if body.kind == "note" else queue_reply
+    message = await write(session, customer_id=customer_id, channel=body.channel, text=body.text,
+                          author_name=token.name, idempotency_key=idempotency_key)
+    survivor = (await profile.load(session, customer_id)).customer.id or 0
+    return MessageOut.of(message, survivor, [])
+
+
+@router.post("/customers/{customer_id}/merge")
+async def merge_customer(customer_id: int, body: MergeIn, session: SessionDep,
+                         token: ApiTokenDep) -> MergedCustomerOut:
+    if body.other_id == customer_id:
+        raise Invalid("other_id", merges.SAME_CUSTOMER)
+    merge = await merges.merge(session, survivor_id=customer_id, absorbed_id=body.other_id, actor=actor_of(token))
+    survivor = CustomerOut.of(await profile.load(session, merge.survivor_id))
+    return MergedCustomerOut(**survivor.model_dump(), merge_id=merge.id or 0)
+
+
+@router.post("/merges/{merge_id}/undo")
+async def undo_merge(merge_id: int, session: SessionDep, token: ApiTokenDep) -> CustomerList:
+    merge = await merges.undo(session, merge_id, actor=actor_of(token))
+    return CustomerList(items=[CustomerOut.of(await profile.load(session, customer_id))
+                               for customer_id in (merge.survivor_id, merge.absorbed_id)])
+
+
+@router.put("/orders/{external_id}")
+async def put_order(external_id: str, body: OrderIn, session: SessionDep, settings: SettingsDep,
+                    _token: ApiTokenDep) -> OrderOut:
+    order, lines = await orders.upsert(session, body.to_domain(external_id), region=settings.default_phone_region)
+    return OrderOut.of(order, lines)
+
+
+@router.get("/search")
+async def search(session: SessionDep, settings: SettingsDep, _token: ApiTokenDep,
+                 q: Annotated[str, Query(min_length=1, max_length=200)]) -> SearchResults:
+    found = await find(session, q, region=settings.default_phone_region)
+    attachments = await messages.attachments_for(session, [m.id or 0 for m, _ in found.messages])
+    return SearchResults(
+        customers=[CustomerOut.of(await profile.load(session, c.id or 0)) for c in found.customers],
+        messages=[MessageOut.of(m, cid, attachments.get(m.id or 0, [])) for m, cid in found.messages],
+        orders=[OrderOut.of(order, lines) for order, lines in found.orders],
+    )
+
+
+@router.get("/attachments/{attachment_id}", response_class=Response)
+async def get_attachment(attachment_id: int, session: SessionDep, files: FilesDep,
+                         _token: ApiTokenDep) -> FileResponse:
+    attachment = await messages.attachment(session, attachment_id)
+    if attachment.sha256 is None:
+        raise NotFound("attachment file", attachment_id)
+    path = files.path_for(attachment.sha256)
+    # Served as a download, never sniffed: a customer's "image" must not run as HTML here.
+    return FileResponse(path, media_type=attachment.content_type, filename=attachment.filename,
+                        headers={"X-Content-Type-Options": "nosniff"})
+

@@ -1,0 +1,87 @@
+"""Every provider webhook, one code path: verify → parse → ingest → commit → acknowledge."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from adapters.base import Adapter, BadPayload, BadSignature, Handshake, RawRequest, RawResponse
+from inbox.errors import Invalid
+from inbox.ingest_queue import IngestWriter
+
+log = logging.getLogger(__name__)
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused as soon as it is known to exceed the limit (never read whole)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _form(request: Request, body: bytes) -> dict[str, list[str]]:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    try:
+        # Blank values stay: Twilio signs "Body" + "" too.
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadPayload("the form is not UTF-8 url-encoded") from error
+
+
+def _reply(response: RawResponse) -> Response:
+    return Response(response.body, status_code=response.status, media_type=response.media_type)
+
+
+def handler(adapter: Adapter, limit: int) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        if not adapter.configured:
+            log.warning("webhook for %s received but the channel is not configured; answering 404", adapter.channel)
+            return JSONResponse({"detail": f"{adapter.channel} is not configured"}, status_code=404)
+        try:
+            body = await read_body(request, limit)
+            raw = RawRequest(method=request.method, path=request.url.path, headers=dict(request.headers),
+                             query=dict(request.query_params), query_string=request.url.query, body=body,
+                             form=_form(request, body))
+            if request.method == "GET":
+                if isinstance(adapter, Handshake):
+                    return _reply(adapter.handshake(raw))
+                return PlainTextResponse("method not allowed", status_code=405)
+            adapter.verify(raw)
+            events = adapter.parse(raw)
+            writer: IngestWriter = request.app.state.ingest_writer
+            await writer.submit(events)
+        except TooLarge:
+            return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
+        except BadSignature as error:
+            log.warning("%s webhook refused: %s", adapter.channel, error)
+            return JSONResponse({"detail": "signature missing or invalid"}, status_code=403)
+        except (BadPayload, Invalid) as error:
+            return JSONResponse({"detail": str(error)}, status_code=400)
+        return _reply(adapter.acknowledge(raw))
+
+    return handle
+
+
+def router(adapters: list[Adapter], *, limit: int) -> APIRouter:
+    routes = APIRouter(tags=["webhooks"])
+    for adapter in adapters:
+        methods = ["POST", "GET"] if isinstance(adapter, Handshake) else ["POST"]
+        for path in adapter.paths:
+            routes.add_api_route(path, handler(adapter, limit), methods=methods, include_in_schema=False,
+                                 name=f"webhook:{adapter.channel}:{path}")
+    return routes
