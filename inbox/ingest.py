@@ -159,10 +159,7 @@ async def _prove_claimed(session: AsyncSession, identity: Identity, party: Party
 
 
 async def _name_if_unknown(session: AsyncSession, customer_id: int, name: str | None) -> None:
-    if not name or not name.strip():
-        return
-    customer = await customers.get(session, customer_id)
-    if not customer.name:
+    if name and name.strip() and not await customers.name_of(session, customer_id):
         await customers.rename(session, customer_id, name=name)
 
 

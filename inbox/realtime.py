@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Column, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from inbox.db import BigIntId, UTCDateTime, after_commit, utcnow
+from inbox.db import BigIntId, UTCDateTime, after_commit, table_of, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -201,16 +201,17 @@ def event_payload(row_id: int, at: datetime, kind: str, thread_id: int | None,
             "customer_id": customer_id, "data": data}
 
 
+_INSERT_EVENT = insert(table_of(LiveEvent)).returning(table_of(LiveEvent).c.id)
+
+
 async def emit(session: AsyncSession, kind: str, *, thread_id: int | None = None,
                customer_id: int | None = None, data: dict[str, Any] | None = None) -> int:
     """Record a live event in the current transaction; publish it once that commits."""
     at = utcnow()
     payload = data or {}
-    row_id = (await session.execute(
-        insert(LiveEvent).values(at=at, kind=kind, thread_id=thread_id, customer_id=customer_id,
-                                 data=payload).returning(col(LiveEvent.id))
-    )).scalar_one()
-    assert row_id is not None
+    row_id = int((await session.execute(_INSERT_EVENT, {
+        "at": at, "kind": kind, "thread_id": thread_id, "customer_id": customer_id, "data": payload,
+    })).scalar_one())
     hub: Hub | None = session.info.get("hub")
     if hub is not None:
         event = event_payload(row_id, at, kind, thread_id, customer_id, payload)

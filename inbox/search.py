@@ -9,11 +9,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Index, delete, insert, text
+from sqlalchemy import Column, Index, bindparam, delete, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import Field, SQLModel, col
+from sqlmodel import Field, SQLModel
 
-from inbox.db import BigIntId, UTCDateTime, utcnow
+from inbox.db import BigIntId, UTCDateTime, table_of, utcnow
 from inbox.text import fold
 
 
@@ -29,14 +29,19 @@ class SearchDoc(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+_DOCS = table_of(SearchDoc)
+_INSERT_DOC = insert(_DOCS)
+_DELETE_DOC = delete(_DOCS).where(_DOCS.c.kind == bindparam("kind"), _DOCS.c.ref_id == bindparam("ref_id"))
+
+
 async def index_document(session: AsyncSession, *, kind: str, ref_id: int, customer_id: int,
                          text: str, at: datetime, replace: bool = False) -> None:
     if replace:
-        await session.execute(delete(SearchDoc).where(col(SearchDoc.kind) == kind, col(SearchDoc.ref_id) == ref_id))
+        await session.execute(_DELETE_DOC, {"kind": kind, "ref_id": ref_id})
     body = fold(text)
     if body.strip():
-        await session.execute(insert(SearchDoc).values(kind=kind, ref_id=ref_id, customer_id=customer_id,
-                                                       body=body, at=at))
+        await session.execute(_INSERT_DOC, {"kind": kind, "ref_id": ref_id, "customer_id": customer_id,
+                                            "body": body, "at": at})
 
 
 def _terms(q: str) -> list[str]:

@@ -1,14 +1,14 @@
 import contextlib
 from collections.abc import Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from inbox.channels import AddressKind, Channel
 from inbox.customers.addresses import looks_like_phone, normalize, normalize_email, normalize_phone
 from inbox.customers.models import Customer, Identity, MergeSuggestion
-from inbox.db import insert_ignore, utcnow
+from inbox.db import insert_ignore, table_of, utcnow
 from inbox.errors import Invalid, NotFound
 from inbox.orders.models import Order
 from inbox.search import index_document
@@ -30,6 +30,14 @@ async def get(session: AsyncSession, customer_id: int) -> Customer:
     raise NotFound("customer", customer_id)
 
 
+_NAME_OF = select(table_of(Customer).c.name).where(table_of(Customer).c.id == bindparam("customer_id"))
+
+
+async def name_of(session: AsyncSession, customer_id: int) -> str:
+    """Just the name, without loading the customer: asked for every inbound message."""
+    return str((await session.execute(_NAME_OF, {"customer_id": customer_id})).scalar_one_or_none() or "")
+
+
 async def create(session: AsyncSession, *, name: str = "") -> Customer:
     customer = Customer(name=name.strip()[:200])
     session.add(customer)
@@ -45,10 +53,12 @@ async def identities(session: AsyncSession, customer_id: int) -> Sequence[Identi
     )).scalars().all()
 
 
+_IDENTITY_AT = select(Identity).where(col(Identity.channel) == bindparam("channel"),
+                                     col(Identity.address) == bindparam("address"))
+
+
 async def find_identity(session: AsyncSession, *, channel: Channel | str, address: str) -> Identity | None:
-    return (await session.execute(
-        select(Identity).where(col(Identity.channel) == channel, col(Identity.address) == address)
-    )).scalar_one_or_none()
+    return (await session.execute(_IDENTITY_AT, {"channel": str(channel), "address": address})).scalar_one_or_none()
 
 
 async def verified_owner(session: AsyncSession, *, kind: AddressKind | str, address: str) -> int | None:
@@ -63,12 +73,10 @@ async def verified_owner(session: AsyncSession, *, kind: AddressKind | str, addr
 async def add_identity(session: AsyncSession, *, customer_id: int, channel: Channel | str,
                        kind: AddressKind | str, address: str, verified: bool, display: str = "") -> Identity | None:
     """Insert the identity unless (channel, address) exists; returns None when it already did."""
-    row_id = (await session.execute(
-        insert_ignore(session, Identity, {
-            "customer_id": customer_id, "channel": str(channel), "kind": str(kind), "address": address,
-            "verified": verified, "display": display or address, "created_at": utcnow(),
-        }, conflict=["channel", "address"]).returning(col(Identity.id))
-    )).scalar_one_or_none()
+    row_id = (await session.execute(insert_ignore(session, Identity, conflict=("channel", "address"), returning="id"), {
+        "customer_id": customer_id, "channel": str(channel), "kind": str(kind), "address": address,
+        "verified": verified, "display": display or address, "created_at": utcnow(),
+    })).scalar_one_or_none()
     if row_id is None:
         return None
     await reindex(session, customer_id)
@@ -92,10 +100,9 @@ async def suggest(session: AsyncSession, *, customer_id: int, other_id: int, rea
     first, second = sorted((customer_id, other_id))
     if first == second:
         return
-    await session.execute(insert_ignore(session, MergeSuggestion, {
-        "customer_id": first, "other_id": second, "reason": reason[:300], "status": "open",
-        "created_at": utcnow(),
-    }, conflict=["customer_id", "other_id"]))
+    await session.execute(insert_ignore(session, MergeSuggestion, conflict=("customer_id", "other_id")), {
+        "customer_id": first, "other_id": second, "reason": reason[:300], "status": "open", "created_at": utcnow(),
+    })
 
 
 async def open_suggestions(session: AsyncSession, customer_id: int) -> Sequence[MergeSuggestion]:
@@ -170,5 +177,11 @@ async def count(session: AsyncSession) -> int:
     )).scalar_one())
 
 
+_IDENTITIES = table_of(Identity)
+_TOUCH_INBOUND = update(_IDENTITIES).where(_IDENTITIES.c.id == bindparam("identity_id")).values(
+    last_inbound_at=bindparam("at"))
+
+
 async def touch_inbound(session: AsyncSession, identity_id: int, at: object) -> None:
-    await session.execute(update(Identity).where(col(Identity.id) == identity_id).values(last_inbound_at=at))
+    # Core, not ORM: the ORM's UPDATE would also sync every loaded Identity, once per message.
+    await session.execute(_TOUCH_INBOUND, {"identity_id": identity_id, "at": at})

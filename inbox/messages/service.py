@@ -4,14 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from inbox.channels import Channel
 from inbox.customers import service as customers
-from inbox.db import insert_ignore, utcnow
+from inbox.db import insert_ignore, table_of, utcnow
 from inbox.errors import Invalid, NotFound
 from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, Message
@@ -65,10 +65,9 @@ async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int 
         "attempts": 0, "next_attempt_at": now if new.delivery_status == DeliveryStatus.queued else None,
         "idempotency_key": new.idempotency_key,
     }
-    conflict = ["idempotency_key"] if new.idempotency_key else ["channel", "provider_id"]
-    message_id = (await session.execute(
-        insert_ignore(session, Message, values, conflict=conflict).returning(col(Message.id))
-    )).scalar_one_or_none()
+    conflict = ("idempotency_key",) if new.idempotency_key else ("channel", "provider_id")
+    message_id = (await session.execute(insert_ignore(session, Message, conflict=conflict, returning="id"),
+                                         values)).scalar_one_or_none()
     if message_id is None:
         return None
     await _touch_thread(session, thread, message_id=message_id, at=at, text=text or (new.subject or ""),
@@ -82,25 +81,41 @@ async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int 
     return int(message_id)
 
 
+_THREADS = table_of(Thread)
+_TOUCH_THREAD = update(_THREADS).where(_THREADS.c.id == bindparam("thread_id")).values(
+    last_activity_at=bindparam("last_activity_at"), last_message_id=bindparam("last_message_id"),
+    last_preview=bindparam("last_preview"), last_direction=bindparam("last_direction"),
+    last_channel=bindparam("last_channel"), channels=bindparam("channels"),
+    last_inbound_channel=bindparam("last_inbound_channel"),
+    unread_count=_THREADS.c.unread_count + bindparam("unread_increment"),
+)
+
+
 async def _touch_thread(session: AsyncSession, thread: Thread, *, message_id: int, at: datetime, text: str,
                         direction: Direction, channel: str) -> None:
     if direction == Direction.event:
         return
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {
+        "last_activity_at": thread.last_activity_at, "last_message_id": thread.last_message_id,
+        "last_preview": thread.last_preview, "last_direction": thread.last_direction,
+        "last_channel": thread.last_channel, "channels": thread.channels,
+        "last_inbound_channel": thread.last_inbound_channel,
+    }
+    # A message from the past (a provider's late retry) joins the history without becoming the latest.
     if at >= thread.last_activity_at or thread.last_message_id is None:
         values.update(last_activity_at=at, last_message_id=message_id, last_preview=preview(text),
                       last_direction=str(direction), last_channel=channel)
     if direction in (Direction.inbound, Direction.outbound):
-        channels = set(thread.channels.split())
-        if channel not in channels:
-            values["channels"] = " ".join(sorted(channels | {channel}))
+        values["channels"] = " ".join(sorted(set(thread.channels.split()) | {channel}))
+    unread_increment = 1 if direction == Direction.inbound else 0
     if direction == Direction.inbound:
-        values["unread_count"] = thread.unread_count + 1
         values["last_inbound_channel"] = channel
-    if values:
-        await session.execute(update(Thread).where(col(Thread.id) == thread.id).values(**values))
-        for key, value in values.items():
-            set_committed_value(thread, key, value)
+    # One constant statement for every message: the same SQL, cached, whatever changed.
+    await session.execute(_TOUCH_THREAD, {"thread_id": thread.id, "unread_increment": unread_increment, **values})
+    for key, value in values.items():
+        # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
+        set_committed_value(thread, key, value)
+    set_committed_value(thread, "unread_count", thread.unread_count + unread_increment)
 
 
 async def add_files(session: AsyncSession, message_id: int, files: Sequence[dict[str, Any]]) -> None:
@@ -121,10 +136,14 @@ async def by_provider_id(session: AsyncSession, *, channel: Channel | str, provi
     )).scalar_one_or_none()
 
 
+_MESSAGES = table_of(Message)
+_PROVIDER_ID_STORED = select(_MESSAGES.c.id).where(_MESSAGES.c.channel == bindparam("channel"),
+                                                   _MESSAGES.c.provider_id == bindparam("provider_id"))
+
+
 async def exists(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> bool:
-    return (await session.execute(
-        select(col(Message.id)).where(col(Message.channel) == str(channel), col(Message.provider_id) == provider_id)
-    )).first() is not None
+    found = await session.execute(_PROVIDER_ID_STORED, {"channel": str(channel), "provider_id": provider_id})
+    return found.first() is not None
 
 
 async def edit(session: AsyncSession, message: Message, *, text: str, at: datetime | None) -> None:

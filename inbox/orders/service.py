@@ -60,9 +60,9 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     existing = await _by_external_id(session, external_id)
     if existing is None:
         customer_id = await _customer_for(session, incoming, region=region)
-        await session.execute(insert_ignore(session, Order, {
+        await session.execute(insert_ignore(session, Order, conflict=("external_id",)), {
             "external_id": external_id, "number": external_id, "customer_id": customer_id, "updated_at": utcnow(),
-        }, conflict=["external_id"]))
+        })
         existing = await _by_external_id(session, external_id)
         assert existing is not None
     elif _is_stale(existing, updated_at):

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -12,16 +12,19 @@ from inbox.threads.models import Case, Status, Thread
 
 async def ensure_thread(session: AsyncSession, *, customer_id: int) -> Thread:
     """The customer's one thread: an upsert, so two racing writers never make two."""
-    await session.execute(insert_ignore(session, Thread, {
+    await session.execute(insert_ignore(session, Thread, conflict=("customer_id",)), {
         "customer_id": customer_id, "status": Status.resolved, "last_activity_at": utcnow(),
         "created_at": utcnow(), "channels": "", "last_preview": "", "last_direction": "",
         "last_channel": "", "last_inbound_channel": "", "unread_count": 0,
-    }, conflict=["customer_id"]))
+    })
     return await for_customer(session, customer_id)
 
 
+_THREAD_OF = select(Thread).where(col(Thread.customer_id) == bindparam("customer_id"))
+
+
 async def for_customer(session: AsyncSession, customer_id: int) -> Thread:
-    thread = (await session.execute(select(Thread).where(col(Thread.customer_id) == customer_id))).scalar_one_or_none()
+    thread = (await session.execute(_THREAD_OF, {"customer_id": customer_id})).scalar_one_or_none()
     if thread is None:
         raise NotFound("thread for customer", customer_id)
     return thread
