@@ -1,6 +1,16 @@
 """Every table, imported once so Alembic and the mapper see all of them."""
 
-from inbox.agents.models import ApiToken, CannedResponse, Role, Tag, Team, TeamMember, User
+from inbox.agents.models import (
+    ApiToken,
+    CannedResponse,
+    Role,
+    SignInFailure,
+    SignInSession,
+    Tag,
+    Team,
+    TeamMember,
+    User,
+)
 from inbox.audit import AuditEvent
 from inbox.customers.models import Customer, Identity, Merge, MergeSuggestion
 from inbox.messages.models import Attachment, Message
@@ -13,5 +23,5 @@ from inbox.threads.models import Case, CaseTag, Thread
 __all__ = [
     "ApiToken", "Attachment", "AuditEvent", "CannedResponse", "Case", "CaseTag", "Consent", "Customer",
     "Identity", "LiveEvent", "Merge", "MergeSuggestion", "Message", "Order", "OrderLine", "Preference",
-    "Role", "SearchDoc", "Tag", "Team", "TeamMember", "Thread", "User",
+    "Role", "SearchDoc", "SignInFailure", "SignInSession", "Tag", "Team", "TeamMember", "Thread", "User",
 ]

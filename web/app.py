@@ -7,8 +7,10 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters import REGISTRY
@@ -22,7 +24,7 @@ from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
 from web import errors
-from web.routes import api, webhooks
+from web.routes import api, ui, webhooks
 
 log = logging.getLogger("onethread")
 
@@ -64,6 +66,8 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
+    app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app
 
 

@@ -53,3 +53,28 @@ class CannedResponse(SQLModel, table=True):
     shortcut: str = Field(max_length=60, unique=True)
     title: str = Field(default="", max_length=200)
     body: str = ""
+
+
+class SignInSession(SQLModel, table=True):
+    """A browser signed in as a user: the cookie carries a random token, the table only its hash."""
+
+    __tablename__ = "sign_in_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    # Synchroniser token for every state-changing form and htmx request of this session.
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignInFailure(SQLModel, table=True):
+    """One failed sign-in, by email and by client address: the rate limit counts these."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=400, index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

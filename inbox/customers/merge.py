@@ -84,6 +84,8 @@ async def merge(session: AsyncSession, *, survivor_id: int, absorbed_id: int, ac
     moved["followed_suggestions"] = await _follow_suggestions(session, survivor_id=kept, absorbed_id=gone)
     # No message records whether it was read: unread is a counter, so it moves as a number.
     moved["unread_count"] = gone_thread.unread_count
+    # The emptied thread leaves every inbox view; an undo puts it back where it was.
+    moved["absorbed_thread_status"] = gone_thread.status
 
     now = utcnow()
     await session.execute(update(Customer).where(col(Customer.id) == gone)
@@ -97,6 +99,7 @@ async def merge(session: AsyncSession, *, survivor_id: int, absorbed_id: int, ac
         reopened = await threads.reopen_on_inbound(session, kept_thread, at=now)
         if reopened:
             await _note(session, kept_thread, f"case {reopened}", {"event": f"case.{reopened}"})
+    await session.execute(update(Thread).where(col(Thread.id) == gone_thread_id).values(status=Status.resolved))
     await customers.reindex(session, kept)
 
     record = Merge(survivor_id=kept, absorbed_id=gone, moved=moved, actor=actor[:80], created_at=now)
@@ -163,6 +166,9 @@ async def undo(session: AsyncSession, merge_id: int, *, actor: str) -> Merge:
     given_back = min(int(record.moved.get("unread_count", 0)), kept_thread.unread_count)
     await _summarize(session, kept_thread, unread_count=kept_thread.unread_count - given_back)
     await _summarize(session, gone_thread, unread_count=gone_thread.unread_count + given_back)
+    if "absorbed_thread_status" in record.moved:
+        await session.execute(update(Thread).where(col(Thread.id) == gone_thread_id)
+                              .values(status=record.moved["absorbed_thread_status"]))
     await customers.reindex(session, kept)
     await customers.reindex(session, gone)
 

@@ -92,3 +92,9 @@ async def _set_thread(session: AsyncSession, thread: Thread, **values: object) -
     for key, value in values.items():
         # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
         set_committed_value(thread, key, value)
+
+
+async def mark_read(session: AsyncSession, thread: Thread) -> None:
+    """An agent opened the thread: nothing in it is unread any more."""
+    if thread.unread_count:
+        await _set_thread(session, thread, unread_count=0)

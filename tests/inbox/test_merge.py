@@ -21,7 +21,9 @@ from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LocalHub
 from inbox.search import SearchDoc, search
 from inbox.threads import service as threads
+from inbox.threads import views
 from inbox.threads.models import Status, Thread
+from inbox.threads.views import View
 from tests.factories import make_consent, make_order, make_preference
 
 MONDAY = datetime(2026, 11, 16, 9, tzinfo=UTC)
@@ -239,6 +241,20 @@ class TestMerge:
         assert await _texts(session, telegram.customer_id or 0) == []
         merge = (await session.execute(select(Merge))).scalar_one()
         assert merge.actor == "system:telegram contact share"
+
+
+class TestInboxViews:
+    async def test_the_emptied_thread_leaves_the_open_view_and_an_undo_brings_it_back(self, sessions, ayse):
+        async def open_customers() -> set[int]:
+            async with sessions() as reader:
+                return {row.thread.customer_id for row in await views.page(reader, View.open, user_id=0)}
+
+        before = await open_customers()
+        assert ayse.absorbed in before
+        merge = await _merge(sessions, ayse.survivor, ayse.absorbed)
+        assert ayse.absorbed not in await open_customers()
+        await _undo(sessions, merge.id or 0)
+        assert await open_customers() == before
 
 
 class TestUndo:

@@ -1,0 +1,38 @@
+"""One conversation as an agent sees it: the thread's history beside the customer's whole profile."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inbox.channels import Channel
+from inbox.customers import profile
+from inbox.customers.profile import Profile
+from inbox.messages import service as messages
+from inbox.messages.models import Attachment, Message
+from inbox.threads.models import Thread
+
+# Channels a reply can go out on; a phone call is logged as a note, never "sent".
+_REPLYABLE = [channel for channel in Channel if channel != Channel.phone]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    thread: Thread
+    profile: Profile
+    messages: Sequence[Message]
+    attachments: dict[int, list[Attachment]]
+    older: str | None
+    reply_channels: Sequence[str]
+    default_channel: str | None
+
+
+async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
+    whole = await profile.load(session, thread.customer_id)
+    history = await messages.history(session, thread.customer_id, limit=limit)
+    have = {identity.channel for identity in whole.identities}
+    channels = [str(channel) for channel in _REPLYABLE if channel in have]
+    default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
+    return Conversation(thread=whole.thread, profile=whole, messages=history.messages,
+                        attachments=history.attachments, older=history.next, reply_channels=channels,
+                        default_channel=default or (channels[0] if channels else None))

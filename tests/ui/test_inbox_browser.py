@@ -1,0 +1,128 @@
+"""What an agent sees in a real browser: signing in, the views, the list, both languages."""
+
+from playwright.async_api import Browser, expect
+
+from inbox.agents.models import Role
+from inbox.channels import AddressKind, Channel
+from inbox.db import transaction
+from inbox.events import InboundMessage, Party
+from inbox.ingest import ingest
+from inbox.messages import service as messages
+from inbox.threads import service as threads
+from tests.ui.conftest import screenshot_path
+from tests.web.users import PASSWORD, make_user
+
+
+async def _customer_writes(sessions, ingest_config, provider_id: str, phone: str, name: str, text: str) -> None:
+    async with transaction(sessions) as session:
+        await ingest(session, InboundMessage(Channel.whatsapp, provider_id,
+                                             Party(f"whatsapp:{phone}", AddressKind.phone, True, name), text=text),
+                     config=ingest_config)
+
+
+async def _sign_in(page, server: str, email: str) -> None:
+    await page.goto(f"{server}/inbox")
+    await page.locator("input[name=email]").fill(email)
+    await page.locator("input[name=password]").fill(PASSWORD)
+    await page.locator("button[type=submit]").click()
+    await page.wait_for_url(f"{server}/inbox")
+
+
+class TestSignInAndList:
+    async def test_an_agent_signs_in_and_sees_the_open_conversations(self, chromium: Browser, server, sessions,
+                                                                     ingest_config) -> None:
+        email = await make_user(sessions, Role.agent, name="Ayşe Demir")
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await _customer_writes(sessions, ingest_config, "SM2", "+905329876543", "<script>alert(1)</script>",
+                               "<img src=x onerror=alert(2)> İade istiyorum")
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")).new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+        await page.goto(f"{server}/inbox")
+        await expect(page.locator("button[type=submit]")).to_have_text("Sign in")
+        await page.screenshot(path=screenshot_path("sign-in-en"))
+        await _sign_in(page, server, email)
+
+        conversations = page.locator(".conversation")
+        await expect(conversations).to_have_count(2)
+        # Newest activity first; a hostile name and message are shown as text, never run.
+        await expect(conversations.nth(0).locator(".name")).to_have_text("<script>alert(1)</script>")
+        await expect(conversations.nth(0).locator(".preview")).to_contain_text("<img src=x onerror=alert(2)>")
+        await expect(conversations.nth(1).locator(".name")).to_have_text("Şule Çelik")
+        await expect(page.locator('[data-view-count="unassigned"]')).to_have_text("2")
+        await page.screenshot(path=screenshot_path("inbox-en"))
+        assert dialogs == []
+
+    async def test_a_turkish_browser_gets_the_turkish_interface(self, chromium: Browser, server, sessions,
+                                                                ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="tr-TR")).new_page()
+        await page.goto(f"{server}/inbox")
+        await expect(page.locator("button[type=submit]")).to_have_text("Giriş yap")
+        await page.locator("input[name=email]").fill(email)
+        await page.locator("input[name=password]").fill(PASSWORD)
+        await page.locator("button[type=submit]").click()
+        await expect(page.locator(".views a[aria-current=page]")).to_contain_text("Atanmamış")
+        await expect(page.get_by_role("button", name="Çıkış yap")).to_be_visible()
+        await page.screenshot(path=screenshot_path("inbox-tr"))
+
+    async def test_on_a_phone_the_list_fills_the_screen(self, chromium: Browser, server, sessions,
+                                                        ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        page = await (await chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")).new_page()
+        await _sign_in(page, server, email)
+        views, listing = await page.locator(".views").bounding_box(), await page.locator(".list").bounding_box()
+        assert views is not None and listing is not None
+        # The views shrink to one row of tabs; the list takes the width and the rest of the height.
+        assert views["height"] < 80 and listing["width"] >= 380 and listing["y"] < 140
+        await expect(page.locator(".panes > .thread")).to_be_hidden()
+        await page.screenshot(path=screenshot_path("inbox-phone"))
+
+
+class TestConversation:
+    async def test_open_reply_note_assign_and_resolve(self, chromium: Browser, server, sessions,
+                                                      ingest_config) -> None:
+        email = await make_user(sessions, Role.agent, name="Ayşe Demir")
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")).new_page()
+        await _sign_in(page, server, email)
+        await page.locator(".conversation .open", has_text="Şule Çelik").click()
+        thread = page.locator("#thread")
+        await expect(thread.locator(".thread-head h2")).to_have_text("Şule Çelik")
+        await expect(page).to_have_url(f"{server}/inbox/threads/1?view=unassigned")
+        await expect(thread.locator(".identities")).to_contain_text("+905321234567")
+        await expect(thread.locator(".composer select[name=channel]")).to_have_value("whatsapp")
+
+        await thread.locator("textarea[name=text]").fill("Merhaba Şule, kargonuz yarın teslim edilecek.")
+        await thread.locator("textarea[name=text]").press("Control+Enter")
+        reply = page.locator("#thread .message.outbound")
+        await expect(reply).to_contain_text("kargonuz yarın teslim edilecek")
+        await expect(reply.locator(".meta strong")).to_have_text("Ayşe Demir")
+
+        await page.locator("#thread input[name=kind][value=note]").check()
+        await page.locator("#thread textarea[name=text]").fill("Kargo firmasını aradım.")
+        await page.locator("#thread .composer button[type=submit]").click()
+        note = page.locator("#thread .message.note")
+        await expect(note).to_contain_text("Kargo firmasını aradım.")
+        await expect(note.locator(".tag-note")).to_have_text("Internal note")
+
+        await page.get_by_role("button", name="Assign to me").click()
+        await expect(page.get_by_role("button", name="Unassign")).to_be_visible()
+        await page.get_by_role("button", name="Resolve").click()
+        await expect(page.locator("#thread .status")).to_have_text("Resolved")
+        await page.screenshot(path=screenshot_path("conversation-en"))
+
+        # What the browser showed is what was stored. No WhatsApp account is configured in this
+        # server, so the delivery worker fails the reply with a reason instead of losing it.
+        async with sessions() as reader:
+            history = await messages.history(reader, 1, limit=10)
+            thread_row = await threads.get(reader, 1)
+        stored = [(m.direction, m.text, m.delivery_status, m.error) for m in history.messages if m.direction != "event"]
+        assert stored == [
+            ("inbound", "Kargom nerede?", None, None),
+            ("outbound", "Merhaba Şule, kargonuz yarın teslim edilecek.", "failed", "channel not configured"),
+            ("note", "Kargo firmasını aradım.", None, None),
+        ]
+        assert (thread_row.status, thread_row.assignee_id, thread_row.unread_count) == ("resolved", 1, 0)

@@ -1,0 +1,100 @@
+"""Signing in and out over real HTTP: cookies, CSRF, the guessing limit and roles."""
+
+import re
+
+import httpx
+import pytest
+
+from inbox.agents.models import Role
+from inbox.agents.signin import MAX_FAILURES
+from tests.web.users import PASSWORD, make_user
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+async def _sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    form = await client.get("/login")
+    return await client.post("/login", data={"email": email, "password": password, "csrf_token": _csrf(form.text),
+                                             "next": "/inbox"})
+
+
+@pytest.fixture
+async def browser(server: str):
+    async with httpx.AsyncClient(base_url=server) as client:
+        yield client
+
+
+class TestSignIn:
+    async def test_a_page_asks_for_sign_in_and_comes_back_after(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        first = await browser.get("/inbox?view=open")
+        assert first.status_code == 303 and first.headers["location"] == "/login?next=%2Finbox%3Fview%3Dopen"
+        response = await _sign_in(browser, email)
+        assert response.status_code == 303
+        cookie = response.headers["set-cookie"]
+        assert "onethread_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
+        inbox = await browser.get("/inbox")
+        assert inbox.status_code == 200 and "Unassigned" in inbox.text
+
+    async def test_wrong_password_is_refused_and_sets_no_session(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        response = await _sign_in(browser, email, "not the password")
+        assert response.status_code == 401 and "Wrong email or password." in response.text
+        assert "onethread_session" not in browser.cookies
+        assert (await browser.get("/inbox")).status_code == 303
+
+    async def test_the_sign_in_form_needs_its_csrf_token(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        await browser.get("/login")
+        response = await browser.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": "forged"})
+        assert response.status_code == 403 and "onethread_session" not in browser.cookies
+
+    async def test_guessing_is_stopped_even_with_the_right_password(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        for _ in range(MAX_FAILURES):
+            assert (await _sign_in(browser, email, "guess")).status_code == 401
+        blocked = await _sign_in(browser, email)
+        assert blocked.status_code == 429 and "onethread_session" not in browser.cookies
+
+    async def test_an_offsite_next_is_ignored(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        form = await browser.get("/login")
+        response = await browser.post("/login", data={"email": email, "password": PASSWORD,
+                                                      "csrf_token": _csrf(form.text), "next": "//evil.example/x"})
+        assert response.headers["location"] == "/"
+
+
+class TestSignOut:
+    async def test_sign_out_ends_the_session_on_the_server(self, server, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _sign_in(browser, email)
+        stolen = browser.cookies["onethread_session"]
+        inbox = await browser.get("/inbox")
+        response = await browser.post("/logout", data={"csrf_token": _csrf(inbox.text)})
+        assert response.status_code == 303
+        # The cookie a thief copied before sign-out no longer opens anything.
+        async with httpx.AsyncClient(base_url=server, cookies={"onethread_session": stolen}) as thief:
+            again = await thief.get("/inbox")
+        assert again.status_code == 303 and again.headers["location"].startswith("/login")
+
+    async def test_sign_out_without_the_csrf_token_is_refused(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _sign_in(browser, email)
+        assert (await browser.post("/logout")).status_code == 403
+        assert (await browser.get("/inbox")).status_code == 200
+
+
+class TestRoles:
+    @pytest.mark.parametrize(("role", "status"), [(Role.admin, 200), (Role.agent, 200), (Role.store, 403)])
+    async def test_the_inbox_is_for_agents_and_admins(self, browser, sessions, role: Role, status: int) -> None:
+        email = await make_user(sessions, role)
+        await _sign_in(browser, email)
+        assert (await browser.get("/inbox")).status_code == status
+
+    async def test_htmx_requests_without_a_session_get_401_and_a_redirect_header(self, browser) -> None:
+        response = await browser.get("/inbox", headers={"HX-Request": "true"})
+        assert response.status_code == 401 and response.headers["hx-redirect"] == "/login"

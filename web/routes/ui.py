@@ -1,0 +1,143 @@
+"""The agent's browser pages: sign-in and the inbox. Thin: the domain does the work."""
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from inbox.agents import signin
+from inbox.agents.signin import SignedIn
+from inbox.channels import Channel
+from inbox.errors import Invalid
+from inbox.replies import add_note, queue_reply
+from inbox.threads import conversation, views
+from inbox.threads import service as threads
+from inbox.threads.models import Status, Thread
+from inbox.threads.views import View
+from web.deps import SessionDep
+from web.ui import pages
+from web.ui.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    AgentDep,
+    AnyRoleDep,
+    CurrentDep,
+    new_login_csrf,
+    safe_next,
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def home(_found: AnyRoleDep) -> RedirectResponse:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request, found: CurrentDep, next: str = "/") -> Response:
+    if found is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    token = new_login_csrf()
+    response = pages.render(request, "login.html", {"next": safe_next(next), "login_csrf": token})
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", max_age=3600)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request, session: SessionDep, email: Annotated[str, Form(max_length=320)],
+                password: Annotated[str, Form(max_length=1000)], csrf_token: Annotated[str, Form(max_length=100)],
+                next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
+    def again(message: str, status: int) -> Response:
+        token = new_login_csrf()
+        response = pages.render(request, "login.html", {"next": safe_next(next), "login_csrf": token,
+                                                        "email": email, "error": message}, status_code=status)
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=3600)
+        return response
+
+    words = pages.i18n.translations(pages.locale_of(request))
+    if not signin.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
+        return again(words.gettext("The form expired. Please sign in again."), 403)
+    client = request.client.host if request.client else "unknown"
+    try:
+        started = await signin.sign_in(session, email=email, password=password, client=client)
+    except signin.TooManyFailures:
+        return again(words.gettext("Too many failed attempts. Wait 15 minutes and try again."), 429)
+    if started is None:
+        return again(words.gettext("Wrong email or password."), 401)
+    token, _user = started
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
+                        max_age=int(signin.IDLE_LIMIT.total_seconds()))
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(session: SessionDep, found: AnyRoleDep) -> RedirectResponse:
+    await signin.sign_out(session, found.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/inbox")
+async def inbox(request: Request, session: SessionDep, found: AgentDep,
+                view: View = View.unassigned) -> Response:
+    return pages.render(request, "inbox.html", await _inbox(session, found, view))
+
+
+@router.get("/inbox/threads/{thread_id}")
+async def thread_page(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
+                      view: View = View.unassigned) -> Response:
+    thread = await threads.get(session, thread_id)
+    await threads.mark_read(session, thread)
+    pane = await conversation.load(session, thread)
+    if request.headers.get("hx-request"):
+        return pages.render(request, "_thread.html", {"pane": pane, "view": view})
+    return pages.render(request, "inbox.html", {**await _inbox(session, found, view), "pane": pane})
+
+
+@router.post("/inbox/threads/{thread_id}/messages")
+async def write(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
+                text: Annotated[str, Form(max_length=10_000)], kind: Annotated[Literal["reply", "note"], Form()],
+                channel: Annotated[Channel | None, Form()] = None, view: View = View.unassigned) -> Response:
+    thread = await threads.get(session, thread_id)
+    if kind == "note":
+        await add_note(session, customer_id=thread.customer_id, text=text, channel=channel,
+                       author_user_id=found.user.id, author_name=found.user.name)
+    elif channel is None:
+        raise Invalid("channel", "pick the channel to reply on")
+    else:
+        await queue_reply(session, customer_id=thread.customer_id, channel=channel, text=text,
+                          author_user_id=found.user.id, author_name=found.user.name)
+    return await _pane(request, session, thread, view)
+
+
+@router.post("/inbox/threads/{thread_id}/status")
+async def change_status(request: Request, session: SessionDep, _found: AgentDep, thread_id: int,
+                        status: Annotated[Status, Form()], view: View = View.unassigned) -> Response:
+    thread = await threads.get(session, thread_id)
+    await threads.set_status(session, thread, status=status)
+    return await _pane(request, session, thread, view)
+
+
+@router.post("/inbox/threads/{thread_id}/assignee")
+async def change_assignee(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
+                          assignee: Annotated[Literal["me", "nobody"], Form()],
+                          view: View = View.unassigned) -> Response:
+    thread = await threads.get(session, thread_id)
+    await threads.assign(session, thread, assignee_id=found.user.id if assignee == "me" else None)
+    return await _pane(request, session, thread, view)
+
+
+async def _pane(request: Request, session: SessionDep, thread: Thread, view: View) -> Response:
+    return pages.render(request, "_thread.html", {"pane": await conversation.load(session, thread), "view": view})
+
+
+async def _inbox(session: SessionDep, found: SignedIn, view: View) -> dict[str, Any]:
+    user_id = found.user.id or 0
+    return {"view": view, "views": list(View), "counts": await views.counts(session, user_id=user_id),
+            "rows": await views.page(session, view, user_id=user_id)}

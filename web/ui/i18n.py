@@ -1,0 +1,75 @@
+"""English and Turkish for every UI string, from gettext catalogs, with numbers, dates and money per locale.
+
+The catalogs are .po files (web/locale/<lang>/LC_MESSAGES/messages.po, kept up to date with
+pybabel extract/update); they are compiled in memory at start-up, so there is no build step.
+"""
+
+import functools
+import gettext
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime, format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+
+LOCALES = ("en", "tr")
+DEFAULT = "en"
+_CATALOGS = Path(__file__).resolve().parent.parent / "locale"
+# Babel's English data spells the lira "TRY"; shops and shoppers write ₺ in every language.
+_SYMBOLS = {"TRY": "₺"}
+
+
+@functools.cache
+def translations(locale: str) -> gettext.NullTranslations:
+    po = _CATALOGS / locale / "LC_MESSAGES" / "messages.po"
+    if not po.exists():
+        return gettext.NullTranslations()
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=locale)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def pick(preferred: str | None, accept_language: str) -> str:
+    """The user's own choice, else the browser's first language we speak, else English."""
+    if preferred in LOCALES:
+        return str(preferred)
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().replace("_", "-").split("-")[0].lower()
+        if tag in LOCALES:
+            return tag
+    return DEFAULT
+
+
+def money(amount: Decimal | float | int, currency: str, locale: str) -> str:
+    text = format_currency(amount, currency, locale=_babel(locale))
+    symbol = _SYMBOLS.get(currency.upper())
+    return text.replace(currency.upper(), symbol) if symbol else text
+
+
+def number(value: Decimal | float | int, locale: str) -> str:
+    return format_decimal(value, locale=_babel(locale))
+
+
+def when(moment: datetime, locale: str) -> str:
+    return format_datetime(moment, "medium", tzinfo=UTC, locale=_babel(locale))
+
+
+def ago(moment: datetime, locale: str, *, now: datetime | None = None) -> str:
+    delta = moment - (now or datetime.now(UTC))
+    return format_timedelta(delta, add_direction=True, threshold=1.1, format="short", locale=_babel(locale))
+
+
+@functools.cache
+def _babel(locale: str) -> Locale:
+    try:
+        return Locale.parse({"tr": "tr_TR", "en": "en_US"}.get(locale, locale))
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en_US")

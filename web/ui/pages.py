@@ -1,0 +1,37 @@
+"""Jinja2 pages with the request's language, the signed-in user and the CSRF token at hand."""
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from web.ui import i18n
+
+# Autoescape on for every template: each customer-supplied string is escaped unless a template
+# says otherwise, and none does for customer text (sanitized HTML goes through nh3 first).
+_ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+                   autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"])
+_ENV.policies["ext.i18n.trimmed"] = True
+TEMPLATES = Jinja2Templates(env=_ENV)
+
+
+def locale_of(request: Request) -> str:
+    user = getattr(request.state, "user", None)
+    return i18n.pick(getattr(user, "locale", None), request.headers.get("accept-language", ""))
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           status_code: int = 200) -> HTMLResponse:
+    locale = locale_of(request)
+    words = i18n.translations(locale)
+    signed_in = getattr(request.state, "signed_in", None)
+    base: dict[str, Any] = {
+        "locale": locale, "gettext": words.gettext, "ngettext": words.ngettext, "_": words.gettext,
+        "user": signed_in.user if signed_in else None, "csrf_token": signed_in.csrf_token if signed_in else "",
+        "money": lambda amount, currency: i18n.money(amount, currency, locale),
+        "ago": lambda moment: i18n.ago(moment, locale), "when": lambda moment: i18n.when(moment, locale),
+    }
+    return TEMPLATES.TemplateResponse(request, template, {**base, **(context or {})}, status_code=status_code)

@@ -1,0 +1,80 @@
+"""Who is signed in, what their role may open, and CSRF on everything that changes state."""
+
+import secrets
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+
+from inbox.agents import signin
+from inbox.agents.models import Role
+from inbox.agents.signin import SignedIn
+from web.deps import SessionDep
+
+SESSION_COOKIE = "onethread_session"
+# Double-submit token for the sign-in form itself, which has no session to hold one yet.
+LOGIN_CSRF_COOKIE = "onethread_login_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class SignInRequired(Exception):
+    """A page needs a signed-in user: browsers go to the sign-in page, htmx gets a 401."""
+
+
+async def current(request: Request, session: SessionDep) -> SignedIn | None:
+    found = await signin.signed_in(session, request.cookies.get(SESSION_COOKIE, ""))
+    request.state.signed_in = found
+    request.state.user = found.user if found else None
+    return found
+
+
+CurrentDep = Annotated[SignedIn | None, Depends(current)]
+
+
+async def submitted_csrf(request: Request) -> str | None:
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    return given
+
+
+def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, SignedIn]]:
+    """A dependency: the signed-in user, if their role is one of these; CSRF-checked unless a safe method."""
+
+    async def dependency(request: Request, found: CurrentDep) -> SignedIn:
+        if found is None:
+            raise SignInRequired()
+        if found.user.role not in roles:
+            raise HTTPException(403, "your role cannot open this page")
+        if request.method not in _SAFE_METHODS and not signin.csrf_matches(found.csrf_token,
+                                                                            await submitted_csrf(request)):
+            raise HTTPException(403, "the form is out of date: reload the page and try again")
+        return found
+
+    return dependency
+
+
+AgentDep = Annotated[SignedIn, Depends(require(Role.admin, Role.agent))]
+AnyRoleDep = Annotated[SignedIn, Depends(require(Role.admin, Role.agent, Role.store))]
+AdminDep = Annotated[SignedIn, Depends(require(Role.admin))]
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def sign_in_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/login?next={quote(target, safe='')}"
+
+
+def safe_next(target: str | None) -> str:
+    # Only paths on this site: "//evil.example" and "https://…" would send the agent elsewhere.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
