@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Column, insert, select
+from sqlalchemy import JSON, Column, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
@@ -225,3 +225,8 @@ async def events_since(session: AsyncSession, after_id: int, *, limit: int = 100
         .order_by(col(LiveEvent.id)).limit(limit)
     )).scalars().all()
     return [event_payload(r.id or 0, r.at, r.kind, r.thread_id, r.customer_id, r.data) for r in rows]
+
+
+async def last_event_id(session: AsyncSession) -> int:
+    """Where a page rendered now stands: its live connection resumes after this."""
+    return int((await session.execute(select(func.max(col(LiveEvent.id))))).scalar_one_or_none() or 0)

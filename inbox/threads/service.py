@@ -7,6 +7,7 @@ from sqlmodel import col
 
 from inbox.db import insert_ignore, utcnow
 from inbox.errors import NotFound
+from inbox.realtime import emit
 from inbox.threads.models import Case, Status, Thread
 
 
@@ -92,6 +93,9 @@ async def _set_thread(session: AsyncSession, thread: Thread, **values: object) -
     for key, value in values.items():
         # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
         set_committed_value(thread, key, value)
+    # Every open inbox re-sorts and re-counts on this; the values say what changed.
+    await emit(session, "thread.updated", thread_id=thread.id, customer_id=thread.customer_id,
+               data={key: str(value) if value is not None else None for key, value in values.items()})
 
 
 async def mark_read(session: AsyncSession, thread: Thread) -> None:

@@ -1,5 +1,7 @@
 """What an agent sees in a real browser: signing in, the views, the list, both languages."""
 
+import re
+
 from playwright.async_api import Browser, expect
 
 from inbox.agents.models import Role
@@ -126,3 +128,80 @@ class TestConversation:
             ("note", "Kargo firmasını aradım.", None, None),
         ]
         assert (thread_row.status, thread_row.assignee_id, thread_row.unread_count) == ("resolved", 1, 0)
+
+
+class TestLive:
+    async def test_a_new_message_appears_in_an_open_inbox_and_thread_without_reload(
+            self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
+        await _sign_in(page, server, email)
+        await page.locator(".conversation .open", has_text="Şule Çelik").click()
+        await expect(page.locator("body[data-live=on]")).to_have_count(1)
+
+        # Two customers write through the server's own pipeline (as a webhook would).
+        await _customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905321234567", "Şule Çelik",
+                               "Bir de fatura lazım")
+        await _customer_writes(web_app.state.sessions, ingest_config, "SM3", "+905551112233", "Işıl Öztürk",
+                               "Merhaba, iade kodu?")
+        await expect(page.locator("#thread .message.inbound").last).to_have_text(
+            re.compile("Bir de fatura lazım"), timeout=5000)
+        conversations = page.locator(".conversation")
+        await expect(conversations).to_have_count(2, timeout=5000)
+        await expect(conversations.nth(0).locator(".name")).to_have_text("Işıl Öztürk")
+        await expect(page.locator('[data-view-count="unassigned"]')).to_have_text("2")
+        # The open thread stays selected through the refresh.
+        await expect(page.locator(".conversation.selected .name")).to_have_text("Şule Çelik")
+
+    async def test_a_dropped_connection_catches_up_on_what_it_missed(self, chromium: Browser, server, web_app,
+                                                                     sessions, ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        context = await chromium.new_context(viewport={"width": 1440, "height": 900})
+        await context.add_init_script(_CUTTABLE_SOCKETS)
+        page = await context.new_page()
+        await _sign_in(page, server, email)
+        await expect(page.locator("body[data-live=on]")).to_have_count(1)
+        # The catch-up on connecting refreshes the list once; let that finish first.
+        await page.wait_for_load_state("networkidle")
+        # The connection drops and stays down while a customer writes: nothing reaches the page.
+        await page.evaluate("() => { window.__offline = true; window.__sockets.forEach((s) => s.close()); }")
+        await expect(page.locator("body[data-live=off]")).to_have_count(1)
+        await _customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk",
+                               "Merhaba, iade kodu?")
+        await page.wait_for_timeout(500)
+        await expect(page.locator(".conversation")).to_have_count(1)
+        # Back online, the client resumes after the last event it saw and gets the one it missed.
+        await page.evaluate("() => { window.__offline = false; }")
+        await expect(page.locator(".conversation")).to_have_count(2, timeout=15000)
+        await expect(page.locator(".conversation").nth(0).locator(".name")).to_have_text("Işıl Öztürk")
+
+    async def test_agents_see_who_else_is_on_the_thread(self, chromium: Browser, server, sessions,
+                                                        ingest_config) -> None:
+        ayse = await make_user(sessions, Role.agent, email="ayse@shop.example", name="Ayşe")
+        mehmet = await make_user(sessions, Role.agent, email="mehmet@shop.example", name="Mehmet")
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        pages = []
+        for email in (ayse, mehmet):
+            page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
+            await _sign_in(page, server, email)
+            await page.locator(".conversation .open", has_text="Şule Çelik").click()
+            await expect(page.locator("body[data-live=on]")).to_have_count(1)
+            pages.append(page)
+        await pages[1].locator("#thread textarea[name=text]").type("Merhaba")
+        await expect(pages[0].locator("#presence")).to_contain_text("Mehmet · typing…", timeout=12000)
+        await pages[0].screenshot(path=screenshot_path("presence"))
+
+
+# Lets a test cut the page's websocket and keep it from reconnecting until it says so.
+_CUTTABLE_SOCKETS = """
+window.__sockets = []; window.__offline = false;
+const RealSocket = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const socket = new RealSocket(window.__offline ? url.replace("/live", "/nowhere") : url, protocols);
+  window.__sockets.push(socket);
+  return socket;
+};
+Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: RealSocket.prototype });
+"""

@@ -5,6 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.agents.service import issue_token
@@ -20,9 +21,16 @@ def app_settings(db_url: str, tmp_path: Path) -> CoreSettings:
 
 
 @pytest.fixture
-async def server(app_settings: CoreSettings) -> AsyncIterator[str]:
+def web_app(app_settings: CoreSettings) -> FastAPI:
+    """The app under test. Once `server` runs, app.state.sessions are the server's own: work done
+    through them is published to the server's live hub, as the SMTP listener's work would be."""
+    return create_app(app_settings)
+
+
+@pytest.fixture
+async def server(web_app: FastAPI) -> AsyncIterator[str]:
     """The real app on a loopback port, lifespan and all; yields its base URL."""
-    config = uvicorn.Config(create_app(app_settings), host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn.Config(web_app, host="127.0.0.1", port=0, log_level="warning")
     running = uvicorn.Server(config)
     task = asyncio.create_task(running.serve())
     while not running.started:

@@ -1,12 +1,17 @@
 """Signing in and out over real HTTP: cookies, CSRF, the guessing limit and roles."""
 
+import asyncio
+import json
 import re
 
 import httpx
 import pytest
+import websockets
 
 from inbox.agents.models import Role
 from inbox.agents.signin import MAX_FAILURES
+from inbox.db import transaction
+from inbox.realtime import emit
 from tests.web.users import PASSWORD, make_user
 
 
@@ -98,3 +103,44 @@ class TestRoles:
     async def test_htmx_requests_without_a_session_get_401_and_a_redirect_header(self, browser) -> None:
         response = await browser.get("/inbox", headers={"HX-Request": "true"})
         assert response.status_code == 401 and response.headers["hx-redirect"] == "/login"
+
+
+class TestLiveSocket:
+    async def _close_code(self, server: str, cookie: str | None, origin: str | None) -> int:
+        headers = {}
+        if cookie:
+            headers["Cookie"] = f"onethread_session={cookie}"
+        if origin:
+            headers["Origin"] = origin
+        async with websockets.connect(server.replace("http", "ws") + "/live", additional_headers=headers) as socket:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 5)
+        return closed.value.rcvd.code if closed.value.rcvd else 0
+
+    async def test_no_session_is_refused(self, server) -> None:
+        assert await self._close_code(server, None, None) == 4401
+
+    async def test_a_store_user_gets_no_live_inbox(self, server, browser, sessions) -> None:
+        await _sign_in(browser, await make_user(sessions, Role.store))
+        assert await self._close_code(server, browser.cookies["onethread_session"], None) == 4401
+
+    async def test_another_site_cannot_ride_an_agents_cookie(self, server, browser, sessions) -> None:
+        await _sign_in(browser, await make_user(sessions, Role.agent))
+        cookie = browser.cookies["onethread_session"]
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await self._close_code(server, cookie, "https://evil.example")
+        assert refused.value.response.status_code == 403
+
+    async def test_an_agent_resumes_after_the_last_event_seen(self, server, web_app, browser, sessions) -> None:
+        await _sign_in(browser, await make_user(sessions, Role.agent))
+        cookie = browser.cookies["onethread_session"]
+        async with transaction(web_app.state.sessions) as session:
+            first = await emit(session, "test.one")
+            second = await emit(session, "test.two")
+        url = server.replace("http", "ws") + f"/live?after={first}"
+        async with websockets.connect(url, additional_headers={"Cookie": f"onethread_session={cookie}",
+                                                               "Origin": server}) as socket:
+            ids = []
+            while second not in ids:
+                ids.append(json.loads(await asyncio.wait_for(socket.recv(), 5))["id"])
+        assert second in ids

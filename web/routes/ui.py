@@ -9,6 +9,7 @@ from inbox.agents import signin
 from inbox.agents.signin import SignedIn
 from inbox.channels import Channel
 from inbox.errors import Invalid
+from inbox.realtime import last_event_id
 from inbox.replies import add_note, queue_reply
 from inbox.threads import conversation, views
 from inbox.threads import service as threads
@@ -97,7 +98,23 @@ async def thread_page(request: Request, session: SessionDep, found: AgentDep, th
     pane = await conversation.load(session, thread)
     if request.headers.get("hx-request"):
         return pages.render(request, "_thread.html", {"pane": pane, "view": view})
-    return pages.render(request, "inbox.html", {**await _inbox(session, found, view), "pane": pane})
+    return pages.render(request, "inbox.html", {**await _inbox(session, found, view, selected_id=thread_id),
+                                                "pane": pane})
+
+
+@router.get("/inbox/list")
+async def list_fragment(request: Request, session: SessionDep, found: AgentDep, view: View = View.unassigned,
+                        selected: int = 0) -> Response:
+    """The list and the view counts, for a live refresh."""
+    return pages.render(request, "_list_refresh.html", await _inbox(session, found, view, selected_id=selected))
+
+
+@router.get("/inbox/threads/{thread_id}/messages")
+async def messages_fragment(request: Request, session: SessionDep, _found: AgentDep, thread_id: int) -> Response:
+    """The conversation's messages, for a live refresh that leaves the composer alone."""
+    thread = await threads.get(session, thread_id)
+    await threads.mark_read(session, thread)
+    return pages.render(request, "_messages.html", {"pane": await conversation.load(session, thread)})
 
 
 @router.post("/inbox/threads/{thread_id}/messages")
@@ -137,7 +154,8 @@ async def _pane(request: Request, session: SessionDep, thread: Thread, view: Vie
     return pages.render(request, "_thread.html", {"pane": await conversation.load(session, thread), "view": view})
 
 
-async def _inbox(session: SessionDep, found: SignedIn, view: View) -> dict[str, Any]:
+async def _inbox(session: SessionDep, found: SignedIn, view: View, *, selected_id: int = 0) -> dict[str, Any]:
     user_id = found.user.id or 0
     return {"view": view, "views": list(View), "counts": await views.counts(session, user_id=user_id),
-            "rows": await views.page(session, view, user_id=user_id)}
+            "rows": await views.page(session, view, user_id=user_id), "selected_id": selected_id,
+            "live_after": await last_event_id(session)}

@@ -2,6 +2,9 @@
 (function () {
   "use strict";
 
+  const body = document.body;
+  const openThreadId = () => Number((document.querySelector("#thread[data-thread-id]") || {}).dataset?.threadId || 0);
+
   // The newest message is at the bottom: show it when a conversation opens or changes.
   function showLatest() {
     const messages = document.querySelector("#thread .messages");
@@ -16,6 +19,105 @@
     }
   });
 
+  document.addEventListener("click", function (event) {
+    const item = event.target.closest(".conversation");
+    if (!item) return;
+    document.querySelectorAll(".conversation.selected").forEach((el) => el.classList.remove("selected"));
+    item.classList.add("selected");
+    item.classList.remove("unread");
+  });
+
+  // ---- Live updates: every committed change, resumed from the last event seen. ----
+  if (!body.dataset.liveAfter) return;
+  let lastId = Number(body.dataset.liveAfter);
+  const seen = new Set();
+  let socket = null;
+  let retry = 500;
+  let refreshTimer = null;
+  let refreshThread = false;
+  const viewers = new Map(); // user id -> {name, state, until}
+
+  function refresh() {
+    const view = body.dataset.view || "unassigned";
+    const threadId = openThreadId();
+    htmx.ajax("GET", `/inbox/list?view=${encodeURIComponent(view)}&selected=${threadId}`,
+      { target: "#list", swap: "outerHTML" });
+    if (refreshThread && threadId) {
+      htmx.ajax("GET", `/inbox/threads/${threadId}/messages`, { target: "#messages", swap: "outerHTML" });
+    }
+    refreshThread = false;
+  }
+
+  function schedule(event) {
+    if (event.thread_id && event.thread_id === openThreadId()) refreshThread = true;
+    clearTimeout(refreshTimer);
+    // Many events in a burst (a merge, a busy minute) become one refresh.
+    refreshTimer = setTimeout(refresh, 150);
+  }
+
+  function showPresence() {
+    const slot = document.getElementById("presence");
+    if (!slot) return;
+    const now = Date.now();
+    const names = [];
+    for (const [id, who] of viewers) {
+      if (who.until < now || who.threadId !== openThreadId() || String(id) === body.dataset.me) continue;
+      names.push(`${who.name} · ${who.state === "typing" ? slot.dataset.typing : slot.dataset.viewing}`);
+    }
+    slot.textContent = names.join(", ");
+  }
+
+  function onEvent(event) {
+    if (event.kind === "presence") {
+      const who = event.data;
+      if (who.state === "left") viewers.delete(who.user_id);
+      else viewers.set(who.user_id, { name: who.name, state: who.state, threadId: event.thread_id,
+                                       until: Date.now() + 12000 });
+      showPresence();
+      return;
+    }
+    if (seen.has(event.id)) return;
+    seen.add(event.id);
+    if (seen.size > 2000) seen.delete(seen.values().next().value);
+    lastId = Math.max(lastId, event.id);
+    schedule(event);
+    if (event.kind === "message.created" && event.data.direction === "inbound" && document.hidden &&
+        "Notification" in window && Notification.permission === "granted") {
+      new Notification("onethread", { body: "New message" });
+    }
+  }
+
+  function say(presence) {
+    const threadId = openThreadId();
+    if (socket && socket.readyState === WebSocket.OPEN && threadId) {
+      socket.send(JSON.stringify({ presence, thread_id: threadId }));
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/live?after=${lastId}`);
+    socket.onopen = () => { retry = 500; body.dataset.live = "on"; say("viewing"); };
+    socket.onmessage = (message) => onEvent(JSON.parse(message.data));
+    socket.onclose = (closed) => {
+      body.dataset.live = "off";
+      if (closed.code === 4401) { location.href = "/login"; return; }
+      // Back off, then resume from the last event seen: nothing committed meanwhile is lost.
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  setInterval(() => { say("viewing"); showPresence(); }, 5000);
+  let typingSent = 0;
+  document.addEventListener("input", (event) => {
+    if (event.target.closest(".composer") && Date.now() - typingSent > 3000) { typingSent = Date.now(); say("typing"); }
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    showLatest();
+    if (event.detail.target && event.detail.target.id === "thread") say("viewing");
+  });
+  window.addEventListener("beforeunload", () => say("left"));
   document.addEventListener("DOMContentLoaded", showLatest);
-  document.addEventListener("htmx:afterSettle", showLatest);
+  connect();
 })();

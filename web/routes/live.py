@@ -1,0 +1,90 @@
+"""Live updates for open inboxes over a websocket: every committed change, and who is looking where.
+
+A client says which event id it saw last (?after=); it first gets what it missed from the table,
+then the stream. Presence (viewing, typing) is never stored: it is only worth something now.
+"""
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from inbox.agents import signin
+from inbox.agents.models import Role
+from inbox.realtime import LocalHub, events_since
+from web.ui.security import SESSION_COOKIE
+
+router = APIRouter()
+
+_PRESENCE_STATES = {"viewing", "typing", "left"}
+# A close code in the private range, so the client can tell "sign in again" from a blip.
+UNAUTHORISED = 4401
+
+
+@router.websocket("/live")
+async def live(websocket: WebSocket) -> None:
+    if not _same_origin(websocket):
+        # Browsers send cookies with cross-site websocket handshakes: without this any page
+        # could read an agent's inbox through their session (cross-site websocket hijacking).
+        # Closing before accepting refuses the handshake itself (HTTP 403).
+        await websocket.close()
+        return
+    async with websocket.app.state.sessions() as session:
+        found = await signin.signed_in(session, websocket.cookies.get(SESSION_COOKIE, ""))
+        await session.commit()
+    await websocket.accept()
+    if found is None or found.user.role not in (Role.admin, Role.agent):
+        # Accepted first, so the page can read the code and send the agent to sign in.
+        await websocket.close(code=UNAUTHORISED)
+        return
+    hub: LocalHub = websocket.app.state.hub
+    # Subscribe before catching up, so an event committed in between is in one or the other.
+    subscription = hub.subscribe()
+    try:
+        after = _int(websocket.query_params.get("after"))
+        if after:
+            async with websocket.app.state.sessions() as session:
+                for event in await events_since(session, after):
+                    await websocket.send_json(event)
+        me = {"user_id": found.user.id, "name": found.user.name}
+        async with asyncio.TaskGroup() as group:
+            group.create_task(_forward(websocket, subscription))
+            group.create_task(_presence(websocket, hub, me))
+    except* (WebSocketDisconnect, ConnectionResetError):
+        pass
+    finally:
+        subscription.close()
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def _forward(websocket: WebSocket, subscription: Any) -> None:
+    while True:
+        await websocket.send_json(await subscription.get())
+
+
+async def _presence(websocket: WebSocket, hub: LocalHub, me: dict[str, Any]) -> None:
+    while True:
+        try:
+            said = json.loads(await websocket.receive_text())
+        except json.JSONDecodeError:
+            continue
+        state, thread_id = said.get("presence"), _int(said.get("thread_id"))
+        if state in _PRESENCE_STATES and thread_id:
+            hub.publish({"id": None, "kind": "presence", "thread_id": thread_id, "customer_id": None,
+                         "data": {**me, "state": state}})
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+def _int(value: object) -> int:
+    try:
+        return max(0, int(str(value)))
+    except ValueError:
+        return 0
