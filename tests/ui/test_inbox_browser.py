@@ -205,3 +205,34 @@ window.WebSocket = function (url, protocols) {
 };
 Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3, prototype: RealSocket.prototype });
 """
+
+
+class TestKeyboard:
+    async def test_j_k_move_through_conversations_and_keys_act_on_the_open_one(
+            self, chromium: Browser, server, sessions, ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await _customer_writes(sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk", "İade kodu?")
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
+        await _sign_in(page, server, email)
+        heading = page.locator("#thread .thread-head h2")
+        await page.keyboard.press("j")
+        await expect(heading).to_have_text("Işıl Öztürk")
+        await page.keyboard.press("j")
+        await expect(heading).to_have_text("Şule Çelik")
+        await page.keyboard.press("k")
+        await expect(heading).to_have_text("Işıl Öztürk")
+        await page.keyboard.press("n")
+        await expect(page.locator("#thread textarea[name=text]")).to_be_focused()
+        await expect(page.locator("#thread input[name=kind][value=note]")).to_be_checked()
+        # Letters typed in the composer are text, not shortcuts.
+        await page.keyboard.type("jk e")
+        await expect(heading).to_have_text("Işıl Öztürk")
+        await page.keyboard.press("Escape")
+        await page.keyboard.press("a")
+        await expect(page.get_by_role("button", name="Unassign")).to_be_visible()
+        await page.keyboard.press("e")
+        await expect(page.locator("#thread .status")).to_have_text("Resolved")
+        await page.keyboard.press("?")
+        await expect(page.locator("#shortcuts")).to_be_visible()
+        await page.screenshot(path=screenshot_path("shortcuts"))
