@@ -10,7 +10,7 @@ ends as if the events had been ingested one by one.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -114,6 +114,22 @@ def _fast(index: int, event: InboundMessage, address: str | None, known: _Known)
     return _Fast(index, event, sender, thread)
 
 
+# Built once: constructing and cache-keying a statement per batch costs more than running it.
+_SENDERS = (
+    select(_IDENTITIES.c.channel, _IDENTITIES.c.address, _IDENTITIES.c.id, _IDENTITIES.c.customer_id,
+           _IDENTITIES.c.verified, _CUSTOMERS.c.name)
+    .join(_CUSTOMERS, _CUSTOMERS.c.id == _IDENTITIES.c.customer_id)
+    # channel IN … AND address IN … rides the (channel, address) index on both databases; the
+    # few cross pairs it also matches are dropped by the caller.
+    .where(_IDENTITIES.c.channel.in_(bindparam("channels", expanding=True)),
+           _IDENTITIES.c.address.in_(bindparam("addresses", expanding=True)))
+)
+_THREADS_OF = select(Thread).where(col(Thread.customer_id).in_(bindparam("customer_ids", expanding=True)))
+_STORED = select(_MESSAGES.c.channel, _MESSAGES.c.provider_id).where(
+    _MESSAGES.c.channel.in_(bindparam("channels", expanding=True)),
+    _MESSAGES.c.provider_id.in_(bindparam("provider_ids", expanding=True)))
+
+
 async def _read(session: AsyncSession, events: Sequence[InboundEvent], addresses: Sequence[str | None]) -> _Known:
     pairs = {(str(event.channel), address) for event, address in zip(events, addresses, strict=True)
              if isinstance(event, InboundMessage) and address is not None}
@@ -122,28 +138,17 @@ async def _read(session: AsyncSession, events: Sequence[InboundEvent], addresses
     threads: dict[int, Thread] = {}
     stored: set[_Key] = set()
     if pairs:
-        # channel IN … AND address IN … rides the (channel, address) index on both databases;
-        # the few cross pairs it also matches are dropped here.
-        for row in await session.execute(
-            select(_IDENTITIES.c.channel, _IDENTITIES.c.address, _IDENTITIES.c.id, _IDENTITIES.c.customer_id,
-                   _IDENTITIES.c.verified, _CUSTOMERS.c.name)
-            .join(_CUSTOMERS, _CUSTOMERS.c.id == _IDENTITIES.c.customer_id)
-            .where(_IDENTITIES.c.channel.in_({channel for channel, _ in pairs}),
-                   _IDENTITIES.c.address.in_({address for _, address in pairs}))
-        ):
-            if (row.channel, row.address) in pairs:
-                senders[(row.channel, row.address)] = _Sender(row.id, row.customer_id, bool(row.verified),
-                                                              bool(row.name))
+        rows = await session.execute(_SENDERS, {"channels": sorted({channel for channel, _ in pairs}),
+                                                "addresses": sorted({address for _, address in pairs})})
+        senders = {(row.channel, row.address): _Sender(row.id, row.customer_id, bool(row.verified), bool(row.name))
+                   for row in rows if (row.channel, row.address) in pairs}
     if senders:
         threads = {thread.customer_id: thread for thread in (await session.execute(
-            select(Thread).where(col(Thread.customer_id).in_({s.customer_id for s in senders.values()}))
-        )).scalars()}
+            _THREADS_OF, {"customer_ids": sorted({sender.customer_id for sender in senders.values()})})).scalars()}
     if keys:
-        stored = {(row.channel, row.provider_id) for row in await session.execute(
-            select(_MESSAGES.c.channel, _MESSAGES.c.provider_id)
-            .where(_MESSAGES.c.channel.in_({channel for channel, _ in keys}),
-                   _MESSAGES.c.provider_id.in_({provider_id for _, provider_id in keys})))}
-        stored &= keys
+        rows = await session.execute(_STORED, {"channels": sorted({channel for channel, _ in keys}),
+                                               "provider_ids": sorted({provider_id for _, provider_id in keys})})
+        stored = {(row.channel, row.provider_id) for row in rows} & keys
     return _Known(senders, threads, stored)
 
 

@@ -172,7 +172,9 @@ async def _touch_threads(session: AsyncSession, touches: Sequence[tuple[Thread, 
     for thread, values in summaries.values():
         for key in _SUMMARY:
             # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
-            set_committed_value(thread, key, values[key])
+            # Only what changed: each call is ORM bookkeeping, and most fields stay as they were.
+            if values[key] != getattr(thread, key):
+                set_committed_value(thread, key, values[key])
         set_committed_value(thread, "unread_count", thread.unread_count + values["unread_increment"])
 
 
