@@ -80,19 +80,24 @@ async def _message(session: AsyncSession, event: InboundMessage, config: IngestC
         if earlier is not None:
             reply_to_id = earlier.id
             break
-    message_id = await messages.append(session, thread, messages.NewMessage(
-        direction=event.direction, channel=event.channel, text=event.text,
-        html=event.html, subject=event.subject,
-        author_type="customer" if event.direction == Direction.inbound else
-        ("agent" if event.direction == Direction.outbound else "system"),
-        author_name=event.sender.name or "", provider_id=event.provider_id, identity_id=identity.id,
-        reply_to_id=reply_to_id, references=event.reply_to, extra=event.extra, provider_at=event.provider_at,
-        delivery_status=None))
+    message_id = await messages.append(session, thread, new_message(event, identity_id=identity.id,
+                                                                      reply_to_id=reply_to_id))
     if message_id is None:
         # Lost a race with the same event on another connection: theirs is the stored one.
         raise Duplicate()
     await messages.add_files(session, message_id, [_file_row(file, config.files) for file in event.files])
     return Ingested("stored", message_id, identity.customer_id, thread.id)
+
+
+def new_message(event: InboundMessage, *, identity_id: int | None, reply_to_id: int | None) -> messages.NewMessage:
+    return messages.NewMessage(
+        direction=event.direction, channel=event.channel, text=event.text,
+        html=event.html, subject=event.subject,
+        author_type="customer" if event.direction == Direction.inbound else
+        ("agent" if event.direction == Direction.outbound else "system"),
+        author_name=event.sender.name or "", provider_id=event.provider_id, identity_id=identity_id,
+        reply_to_id=reply_to_id, references=event.reply_to, extra=event.extra, provider_at=event.provider_at,
+        delivery_status=None)
 
 
 def _file_row(file: IncomingFile, store: FileStore) -> dict[str, object]:

@@ -2,8 +2,9 @@
 
 One SQLite commit costs about as much as a hundred small inserts, and a connection per request
 only makes writers queue in SQLite's busy handler. So a single writer task takes whatever has
-queued up, ingests it in one transaction, commits once, and only then answers every caller:
-each webhook is still acknowledged after its message is durable.
+queued up, ingests it in one transaction (inbox.ingest_batch: set-based for the common case),
+commits once, and only then answers every caller: each webhook is still acknowledged after its
+message is durable.
 """
 
 import asyncio
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.events import InboundEvent
-from inbox.ingest import Duplicate, IngestConfig, Ingested, ingest
+from inbox.ingest import Duplicate, IngestConfig, Ingested
+from inbox.ingest_batch import ingest_many
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,13 @@ class IngestWriter:
     async def _write(self, batch: list[_Item]) -> None:
         try:
             async with self._sessions() as session:
-                results = [[await ingest(session, event, config=self._config) for event in events]
-                           for events, _ in batch]
+                flat = await ingest_many(session, [event for events, _ in batch for event in events],
+                                         config=self._config)
                 await session.commit()
+            results, start = [], 0
+            for events, _ in batch:
+                results.append(flat[start:start + len(events)])
+                start += len(events)
         except Exception:
             # Something in the batch is bad (or raced a duplicate): isolate each request so the
             # others still commit and the bad one gets its own error.
@@ -80,7 +86,7 @@ class IngestWriter:
         events, future = item
         try:
             async with self._sessions() as session:
-                result = [await ingest(session, event, config=self._config) for event in events]
+                result = await ingest_many(session, events, config=self._config)
                 await session.commit()
         except Duplicate:
             result = [Ingested("duplicate") for _ in events]

@@ -9,9 +9,11 @@ seen id and clients drop ids they already applied.
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -201,22 +203,44 @@ def event_payload(row_id: int, at: datetime, kind: str, thread_id: int | None,
             "customer_id": customer_id, "data": data}
 
 
-_INSERT_EVENT = insert(table_of(LiveEvent)).returning(table_of(LiveEvent).c.id)
+@dataclass(frozen=True, slots=True)
+class NewLiveEvent:
+    kind: str
+    thread_id: int | None = None
+    customer_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# Ids come back in parameter order, so the events publish in the order they were recorded.
+_INSERT_EVENT = insert(table_of(LiveEvent)).returning(table_of(LiveEvent).c.id, sort_by_parameter_order=True)
 
 
 async def emit(session: AsyncSession, kind: str, *, thread_id: int | None = None,
                customer_id: int | None = None, data: dict[str, Any] | None = None) -> int:
     """Record a live event in the current transaction; publish it once that commits."""
+    return (await emit_many(session, [NewLiveEvent(kind, thread_id, customer_id, data or {})]))[0]
+
+
+async def emit_many(session: AsyncSession, events: Sequence[NewLiveEvent]) -> list[int]:
+    """Record live events in one statement; publish them, in order, once the transaction commits."""
+    if not events:
+        return []
     at = utcnow()
-    payload = data or {}
-    row_id = int((await session.execute(_INSERT_EVENT, {
-        "at": at, "kind": kind, "thread_id": thread_id, "customer_id": customer_id, "data": payload,
-    })).scalar_one())
+    row_ids = [int(row_id) for row_id in (await session.execute(_INSERT_EVENT, [
+        {"at": at, "kind": e.kind, "thread_id": e.thread_id, "customer_id": e.customer_id, "data": e.data}
+        for e in events
+    ])).scalars()]
     hub: Hub | None = session.info.get("hub")
     if hub is not None:
-        event = event_payload(row_id, at, kind, thread_id, customer_id, payload)
-        after_commit(session, lambda: hub.publish(event))
-    return row_id
+        payloads = [event_payload(row_id, at, e.kind, e.thread_id, e.customer_id, e.data)
+                    for row_id, e in zip(row_ids, events, strict=True)]
+        after_commit(session, functools.partial(_publish, hub, payloads))
+    return row_ids
+
+
+def _publish(hub: Hub, payloads: list[dict[str, Any]]) -> None:
+    for payload in payloads:
+        hub.publish(payload)
 
 
 async def events_since(session: AsyncSession, after_id: int, *, limit: int = 1000) -> list[dict[str, Any]]:

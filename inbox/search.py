@@ -6,6 +6,7 @@ tsvector column and a GIN index. Both are made by the migrations; callers only w
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,14 +35,28 @@ _INSERT_DOC = insert(_DOCS)
 _DELETE_DOC = delete(_DOCS).where(_DOCS.c.kind == bindparam("kind"), _DOCS.c.ref_id == bindparam("ref_id"))
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    kind: str
+    ref_id: int
+    customer_id: int
+    text: str
+    at: datetime
+
+
 async def index_document(session: AsyncSession, *, kind: str, ref_id: int, customer_id: int,
                          text: str, at: datetime, replace: bool = False) -> None:
     if replace:
         await session.execute(_DELETE_DOC, {"kind": kind, "ref_id": ref_id})
-    body = fold(text)
-    if body.strip():
-        await session.execute(_INSERT_DOC, {"kind": kind, "ref_id": ref_id, "customer_id": customer_id,
-                                            "body": body, "at": at})
+    await index_documents(session, [Document(kind, ref_id, customer_id, text, at)])
+
+
+async def index_documents(session: AsyncSession, documents: Sequence[Document]) -> None:
+    """Add new documents in one statement; one whose text folds to nothing is not worth a row."""
+    rows = [{"kind": doc.kind, "ref_id": doc.ref_id, "customer_id": doc.customer_id, "body": body, "at": doc.at}
+            for doc in documents if (body := fold(doc.text)).strip()]
+    if rows:
+        await session.execute(_INSERT_DOC, rows)
 
 
 def _terms(q: str) -> list[str]:

@@ -63,9 +63,10 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app = FastAPI(title="onethread", version=__version__, lifespan=lifespan,
                   description="One conversation thread per customer, across every channel.")
     errors.install(app)
+    # Webhooks first: routes are matched in order, and providers send most of the requests.
+    app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
     app.include_router(api.health)
     app.include_router(api.router)
-    app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
     app.include_router(ui.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")

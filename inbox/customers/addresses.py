@@ -1,5 +1,7 @@
 """Canonical addresses, so one number written two ways is one identity."""
 
+import functools
+
 import phonenumbers
 
 from inbox.channels import AddressKind
@@ -35,6 +37,9 @@ def normalize_email(raw: str) -> str:
     return address.lower()
 
 
+# Pure, and asked for every inbound message while phonenumbers takes ~100 µs a number: the
+# same few thousand senders write again and again.
+@functools.lru_cache(maxsize=8192)
 def normalize(kind: AddressKind | str, raw: str, *, region: str) -> str:
     if kind == AddressKind.phone:
         return normalize_phone(raw, region)

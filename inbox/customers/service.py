@@ -1,5 +1,6 @@
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,7 +74,8 @@ async def verified_owner(session: AsyncSession, *, kind: AddressKind | str, addr
 async def add_identity(session: AsyncSession, *, customer_id: int, channel: Channel | str,
                        kind: AddressKind | str, address: str, verified: bool, display: str = "") -> Identity | None:
     """Insert the identity unless (channel, address) exists; returns None when it already did."""
-    row_id = (await session.execute(insert_ignore(session, Identity, conflict=("channel", "address"), returning="id"), {
+    statement = insert_ignore(session, Identity, conflict=("channel", "address"), returning=("id",))
+    row_id = (await session.execute(statement, {
         "customer_id": customer_id, "channel": str(channel), "kind": str(kind), "address": address,
         "verified": verified, "display": display or address, "created_at": utcnow(),
     })).scalar_one_or_none()
@@ -182,6 +184,12 @@ _TOUCH_INBOUND = update(_IDENTITIES).where(_IDENTITIES.c.id == bindparam("identi
     last_inbound_at=bindparam("at"))
 
 
-async def touch_inbound(session: AsyncSession, identity_id: int, at: object) -> None:
+async def touch_inbound(session: AsyncSession, identity_id: int, at: datetime) -> None:
+    await touch_inbound_many(session, [(identity_id, at)])
+
+
+async def touch_inbound_many(session: AsyncSession, touches: Sequence[tuple[int, datetime]]) -> None:
+    """Start each identity's messaging window; for one identity touched twice, the later touch wins."""
     # Core, not ORM: the ORM's UPDATE would also sync every loaded Identity, once per message.
-    await session.execute(_TOUCH_INBOUND, {"identity_id": identity_id, "at": at})
+    if touches:
+        await session.execute(_TOUCH_INBOUND, [{"identity_id": identity_id, "at": at} for identity_id, at in touches])

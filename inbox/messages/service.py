@@ -1,4 +1,5 @@
 import base64
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,8 +16,8 @@ from inbox.db import insert_ignore, table_of, utcnow
 from inbox.errors import Invalid, NotFound
 from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, Message
-from inbox.realtime import emit
-from inbox.search import index_document
+from inbox.realtime import NewLiveEvent, emit, emit_many
+from inbox.search import Document, index_document, index_documents
 from inbox.text import preview, strip_nul
 from inbox.threads.models import Thread
 
@@ -50,14 +51,43 @@ async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int 
 
     Returns None when (channel, provider_id) or the idempotency key was already stored.
     """
+    return (await append_many(session, [(thread, new)]))[0]
+
+
+async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, NewMessage]]) -> list[int | None]:
+    """append() for many messages, in order, with a handful of statements instead of a handful each."""
+    rows = [_row(thread, new) for thread, new in entries]
+    ids: list[int | None] = []
+    # One INSERT per run of messages deduplicated the same way (in practice: one per call).
+    for conflict, run in itertools.groupby(rows, key=_conflict):
+        params = list(run)
+        returned = (await session.execute(
+            insert_ignore(session, Message, conflict=conflict, returning=_RETURNED), params)).all()
+        ids += _match_returned(params, returned)
+    stored = [(thread, new, row, message_id)
+              for (thread, new), row, message_id in zip(entries, rows, ids, strict=True) if message_id is not None]
+    await _touch_threads(session, [
+        (thread, _Touch(message_id, row["at"], row["text"] or (new.subject or ""), new.direction, row["channel"]))
+        for thread, new, row, message_id in stored])
+    await index_documents(session, [
+        Document("message", message_id, thread.customer_id, searchable, row["at"])
+        for thread, new, row, message_id in stored
+        if new.direction != Direction.event and (searchable := _searchable(new.subject, row["text"]))])
+    await emit_many(session, [
+        NewLiveEvent("message.created", thread.id, thread.customer_id,
+                     {"message_id": message_id, "direction": str(new.direction), "channel": row["channel"]})
+        for thread, new, row, message_id in stored])
+    return ids
+
+
+def _row(thread: Thread, new: NewMessage) -> dict[str, Any]:
     now = utcnow()
     # The thread is ordered by the provider's clock when it has one, but never a time to come.
     at = min(new.provider_at, now) if new.provider_at else now
-    text = strip_nul(new.text)
-    values: dict[str, Any] = {
+    return {
         "thread_id": thread.id, "case_id": thread.case_id, "identity_id": new.identity_id,
         "direction": str(new.direction), "channel": str(new.channel), "author_type": new.author_type,
-        "author_user_id": new.author_user_id, "author_name": new.author_name[:200], "text": text,
+        "author_user_id": new.author_user_id, "author_name": new.author_name[:200], "text": strip_nul(new.text),
         "html": new.html, "subject": new.subject, "provider_id": new.provider_id,
         "reply_to_id": new.reply_to_id, "references": list(new.references), "extra": new.extra or {},
         "at": at, "provider_at": new.provider_at, "created_at": now,
@@ -65,20 +95,34 @@ async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int 
         "attempts": 0, "next_attempt_at": now if new.delivery_status == DeliveryStatus.queued else None,
         "idempotency_key": new.idempotency_key,
     }
-    conflict = ("idempotency_key",) if new.idempotency_key else ("channel", "provider_id")
-    message_id = (await session.execute(insert_ignore(session, Message, conflict=conflict, returning="id"),
-                                         values)).scalar_one_or_none()
-    if message_id is None:
-        return None
-    await _touch_thread(session, thread, message_id=message_id, at=at, text=text or (new.subject or ""),
-                        direction=new.direction, channel=str(new.channel))
-    searchable = " ".join(part for part in (new.subject or "", text) if part)
-    if searchable and new.direction != Direction.event:
-        await index_document(session, kind="message", ref_id=message_id, customer_id=thread.customer_id,
-                             text=searchable, at=at)
-    await emit(session, "message.created", thread_id=thread.id, customer_id=thread.customer_id,
-               data={"message_id": message_id, "direction": str(new.direction), "channel": str(new.channel)})
-    return int(message_id)
+
+
+def _searchable(subject: str | None, text: str) -> str:
+    return " ".join(part for part in (subject or "", text) if part)
+
+
+def _conflict(row: dict[str, Any]) -> tuple[str, ...]:
+    return ("idempotency_key",) if row["idempotency_key"] else ("channel", "provider_id")
+
+
+_RETURNED = ("id", "channel", "provider_id", "idempotency_key")
+
+
+def _match_returned(params: list[dict[str, Any]], returned: Sequence[Any]) -> list[int | None]:
+    # DO NOTHING returns no row for a message already stored, and the others in parameter order:
+    # a row belongs to the first remaining parameter set with its keys. A repeated key within one
+    # call is stored once, for its first occurrence, like the same message appended twice.
+    ids: list[int | None] = []
+    rows = iter(returned)
+    row = next(rows, None)
+    for param in params:
+        if row is not None and (row.channel, row.provider_id, row.idempotency_key) == (
+                param["channel"], param["provider_id"], param["idempotency_key"]):
+            ids.append(int(row.id))
+            row = next(rows, None)
+        else:
+            ids.append(None)
+    return ids
 
 
 _THREADS = table_of(Thread)
@@ -89,33 +133,49 @@ _TOUCH_THREAD = update(_THREADS).where(_THREADS.c.id == bindparam("thread_id")).
     last_inbound_channel=bindparam("last_inbound_channel"),
     unread_count=_THREADS.c.unread_count + bindparam("unread_increment"),
 )
+_SUMMARY = ("last_activity_at", "last_message_id", "last_preview", "last_direction", "last_channel", "channels",
+            "last_inbound_channel")
 
 
-async def _touch_thread(session: AsyncSession, thread: Thread, *, message_id: int, at: datetime, text: str,
-                        direction: Direction, channel: str) -> None:
-    if direction == Direction.event:
+@dataclass(frozen=True, slots=True)
+class _Touch:
+    message_id: int
+    at: datetime
+    text: str
+    direction: Direction
+    channel: str
+
+
+async def _touch_threads(session: AsyncSession, touches: Sequence[tuple[Thread, _Touch]]) -> None:
+    """Fold each thread's new messages, in order, into its list row: one UPDATE per thread."""
+    summaries: dict[int, tuple[Thread, dict[str, Any]]] = {}
+    for thread, touch in touches:
+        if touch.direction == Direction.event:
+            continue
+        _, values = summaries.setdefault(thread.id or 0, (
+            thread, {"unread_increment": 0, **{key: getattr(thread, key) for key in _SUMMARY}}))
+        # A message from the past (a provider's late retry) joins the history without becoming the latest.
+        if touch.at >= values["last_activity_at"] or values["last_message_id"] is None:
+            values.update(last_activity_at=touch.at, last_message_id=touch.message_id,
+                          last_preview=preview(touch.text), last_direction=str(touch.direction),
+                          last_channel=touch.channel)
+        if touch.direction in (Direction.inbound, Direction.outbound):
+            values["channels"] = " ".join(sorted(set(values["channels"].split()) | {touch.channel}))
+        if touch.direction == Direction.inbound:
+            values["unread_increment"] += 1
+            values["last_inbound_channel"] = touch.channel
+    if not summaries:
         return
-    values: dict[str, Any] = {
-        "last_activity_at": thread.last_activity_at, "last_message_id": thread.last_message_id,
-        "last_preview": thread.last_preview, "last_direction": thread.last_direction,
-        "last_channel": thread.last_channel, "channels": thread.channels,
-        "last_inbound_channel": thread.last_inbound_channel,
-    }
-    # A message from the past (a provider's late retry) joins the history without becoming the latest.
-    if at >= thread.last_activity_at or thread.last_message_id is None:
-        values.update(last_activity_at=at, last_message_id=message_id, last_preview=preview(text),
-                      last_direction=str(direction), last_channel=channel)
-    if direction in (Direction.inbound, Direction.outbound):
-        values["channels"] = " ".join(sorted(set(thread.channels.split()) | {channel}))
-    unread_increment = 1 if direction == Direction.inbound else 0
-    if direction == Direction.inbound:
-        values["last_inbound_channel"] = channel
-    # One constant statement for every message: the same SQL, cached, whatever changed.
-    await session.execute(_TOUCH_THREAD, {"thread_id": thread.id, "unread_increment": unread_increment, **values})
-    for key, value in values.items():
-        # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
-        set_committed_value(thread, key, value)
-    set_committed_value(thread, "unread_count", thread.unread_count + unread_increment)
+    # One constant statement for every thread: the same SQL, cached, whatever changed.
+    await session.execute(_TOUCH_THREAD, [{"thread_id": thread_id, **values}
+                                          for thread_id, (_, values) in summaries.items()])
+    for thread, values in summaries.values():
+        for key in _SUMMARY:
+            # Mirror the row without marking the object dirty: the UPDATE above already wrote it.
+            # Only what changed: each call is ORM bookkeeping, and most fields stay as they were.
+            if values[key] != getattr(thread, key):
+                set_committed_value(thread, key, values[key])
+        set_committed_value(thread, "unread_count", thread.unread_count + values["unread_increment"])
 
 
 async def add_files(session: AsyncSession, message_id: int, files: Sequence[dict[str, Any]]) -> None:
