@@ -34,10 +34,19 @@
     const text = document.querySelector("#thread textarea[name=text]");
     if (text) text.focus();
   }
+  // Posts what the button would, without waiting for htmx to have wired up a freshly swapped pane.
+  function press(selector) {
+    const button = document.querySelector(selector);
+    if (!button) return;
+    const form = button.closest("form");
+    const headers = JSON.parse(body.getAttribute("hx-headers") || "{}");
+    htmx.ajax("POST", form.getAttribute("hx-post"),
+      { target: "#thread", swap: "outerHTML", values: { [button.name]: button.value }, headers });
+  }
   const keys = {
     j: () => go(1), k: () => go(-1), r: () => compose("reply"), n: () => compose("note"),
-    e: () => document.querySelector('#thread button[name=status][value=resolved]')?.click(),
-    a: () => document.querySelector('#thread button[name=assignee][value=me]')?.click(),
+    e: () => press("#thread button[name=status][value=resolved]"),
+    a: () => press("#thread button[name=assignee][value=me]"),
     "?": () => document.getElementById("shortcuts")?.showModal(),
   };
   document.addEventListener("keydown", function (event) {
