@@ -46,7 +46,7 @@ TEXTS = [
     "Bedeni değiştirebilir miyim? Şule Çelik", "Can I pick it up at the İstanbul store tomorrow?",
     "Kargo takip numarası çalışmıyor, yardımcı olur musunuz?", "Thanks, got it! 👍",
 ]
-console = Console()
+console = Console(width=150)
 
 
 @dataclass
