@@ -136,6 +136,12 @@ async def resolve_identity(session: AsyncSession, channel: Channel, party: Party
         if owner is not None:
             await customers.suggest(session, customer_id=customer_id, other_id=owner,
                                     reason=f"claimed {party.kind} {address} is verified on another customer")
+        elif party.kind in _MATCHABLE:
+            # Someone typed this address earlier (a checkout, a pre-chat form): the same person,
+            # probably, but only an agent may join them.
+            for claimer in await customers.claimed_owners(session, kind=party.kind, address=address):
+                await customers.suggest(session, customer_id=customer_id, other_id=claimer,
+                                        reason=f"{party.kind} {address} was typed by this customer")
     created = await customers.add_identity(session, customer_id=customer_id, channel=channel, kind=party.kind,
                                            address=address, verified=party.verified, display=party.address)
     if created is None:

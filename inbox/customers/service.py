@@ -71,6 +71,14 @@ async def verified_owner(session: AsyncSession, *, kind: AddressKind | str, addr
     )).scalar_one_or_none()
 
 
+async def claimed_owners(session: AsyncSession, *, kind: AddressKind | str, address: str) -> list[int]:
+    """The customers who typed this phone or email without proving it, on any channel."""
+    return sorted(set((await session.execute(
+        select(col(Identity.customer_id))
+        .where(col(Identity.kind) == kind, col(Identity.address) == address, col(Identity.verified).is_(False))
+    )).scalars().all()))
+
+
 async def add_identity(session: AsyncSession, *, customer_id: int, channel: Channel | str,
                        kind: AddressKind | str, address: str, verified: bool, display: str = "") -> Identity | None:
     """Insert the identity unless (channel, address) exists; returns None when it already did."""

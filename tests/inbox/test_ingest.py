@@ -70,6 +70,16 @@ class TestIngestMessage:
         suggestion = (await session.execute(select(MergeSuggestion))).scalar_one()
         assert result.customer_id in (suggestion.customer_id, suggestion.other_id)
 
+    async def test_a_typed_phone_later_proven_on_whatsapp_is_a_suggestion_not_a_merge(self, sessions, session,
+                                                                                       ingest_config):
+        typed = Party("0532 123 45 67", AddressKind.phone, False, "Ayşe")
+        first = await _ingest(sessions, InboundMessage(Channel.webchat, "w1", typed, text="merhaba"), ingest_config)
+        second = await _ingest(sessions, InboundMessage(Channel.whatsapp, "SM1", AYSE_WA, text="kargom"),
+                               ingest_config)
+        assert first.customer_id != second.customer_id
+        suggestion = (await session.execute(select(MergeSuggestion))).scalar_one()
+        assert {suggestion.customer_id, suggestion.other_id} == {first.customer_id, second.customer_id}
+
     async def test_resolved_thread_opens_a_new_case(self, sessions, session, ingest_config):
         from inbox.threads import service as threads
         from inbox.threads.models import Case, Status
