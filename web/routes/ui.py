@@ -39,8 +39,14 @@ async def home(_found: AnyRoleDep) -> RedirectResponse:
 async def login_page(request: Request, found: CurrentDep, next: str = "/") -> Response:
     if found is not None:
         return RedirectResponse(safe_next(next), status_code=303)
+    return _login_form(request, next)
+
+
+def _login_form(request: Request, next: str, *, email: str = "", error: str = "", status: int = 200) -> Response:
+    """The sign-in form with a fresh double-submit token in its field and in a cookie."""
     token = new_login_csrf()
-    response = pages.render(request, "login.html", {"next": safe_next(next), "login_csrf": token})
+    response = pages.render(request, "login.html", {"next": safe_next(next), "login_csrf": token, "email": email,
+                                                    "error": error}, status_code=status)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=3600)
     return response
@@ -51,12 +57,7 @@ async def login(request: Request, session: SessionDep, email: Annotated[str, For
                 password: Annotated[str, Form(max_length=1000)], csrf_token: Annotated[str, Form(max_length=100)],
                 next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
     def again(message: str, status: int) -> Response:
-        token = new_login_csrf()
-        response = pages.render(request, "login.html", {"next": safe_next(next), "login_csrf": token,
-                                                        "email": email, "error": message}, status_code=status)
-        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", max_age=3600)
-        return response
+        return _login_form(request, next, email=email, error=message, status=status)
 
     words = pages.i18n.translations(pages.locale_of(request))
     if not signin.csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
