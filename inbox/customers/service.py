@@ -6,11 +6,12 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from inbox import audit
 from inbox.channels import AddressKind, Channel
 from inbox.customers.addresses import looks_like_phone, normalize, normalize_email, normalize_phone
 from inbox.customers.models import Customer, Identity, MergeSuggestion
 from inbox.db import insert_ignore, table_of, utcnow
-from inbox.errors import Invalid, NotFound
+from inbox.errors import Conflict, Invalid, NotFound
 from inbox.orders.models import Order
 from inbox.search import index_document
 from inbox.threads.service import ensure_thread
@@ -122,6 +123,22 @@ async def open_suggestions(session: AsyncSession, customer_id: int) -> Sequence[
             or_(col(MergeSuggestion.customer_id) == customer_id, col(MergeSuggestion.other_id) == customer_id),
         ).order_by(col(MergeSuggestion.id))
     )).scalars().all()
+
+
+async def dismiss_suggestion(session: AsyncSession, suggestion_id: int, *, actor: str) -> MergeSuggestion:
+    """An agent says these two are different people: the suggestion is closed, and stays as a record."""
+    suggestion = await session.get(MergeSuggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound("merge suggestion", suggestion_id)
+    if suggestion.status != "open":
+        raise Conflict(f"this suggestion was already {suggestion.status}")
+    suggestion.status, suggestion.decided_at = "dismissed", utcnow()
+    session.add(suggestion)
+    await session.flush()
+    await audit.record(session, actor=actor, action="suggestion.dismissed", subject_type="customer",
+                       subject_id=suggestion.customer_id, data={"suggestion_id": suggestion_id,
+                                                                "other_id": suggestion.other_id})
+    return suggestion
 
 
 async def rename(session: AsyncSession, customer_id: int, *, name: str) -> Customer:

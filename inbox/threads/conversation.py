@@ -7,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.channels import Channel
 from inbox.customers import profile
+from inbox.customers import service as customers
+from inbox.customers.models import Customer, MergeSuggestion
 from inbox.customers.profile import Profile
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
@@ -25,6 +27,8 @@ class Conversation:
     older: str | None
     reply_channels: Sequence[str]
     default_channel: str | None
+    # Open merge suggestions, each with the other customer as it stands now.
+    suggestions: Sequence[tuple[MergeSuggestion, Customer]]
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
@@ -33,6 +37,10 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
+    me = whole.customer.id
+    suggestions = [(suggestion, await customers.get(session, suggestion.other_id if suggestion.customer_id == me
+                                                    else suggestion.customer_id))
+                   for suggestion in whole.suggestions]
     return Conversation(thread=whole.thread, profile=whole, messages=history.messages,
                         attachments=history.attachments, older=history.next, reply_channels=channels,
-                        default_channel=default or (channels[0] if channels else None))
+                        default_channel=default or (channels[0] if channels else None), suggestions=suggestions)

@@ -236,3 +236,44 @@ class TestKeyboard:
         await page.keyboard.press("?")
         await expect(page.locator("#shortcuts")).to_be_visible()
         await page.screenshot(path=screenshot_path("shortcuts"))
+
+
+class TestMergeSuggestion:
+    async def _two_customers(self, sessions, ingest_config) -> None:
+        async with transaction(sessions) as session:
+            await ingest(session, InboundMessage(Channel.email, "<m1@mail>", Party(
+                "ayse@example.net", AddressKind.email, True, "Ayşe Yılmaz"), text="Faturamı gönderir misiniz?"),
+                config=ingest_config)
+            await ingest(session, InboundMessage(Channel.webchat, "w1", Party(
+                "AYSE@example.net", AddressKind.email, False, "Ayşe"), text="Sitede yazdım, fatura?"),
+                config=ingest_config)
+
+    async def test_merging_from_the_banner_joins_both_histories(self, chromium: Browser, server, sessions,
+                                                                ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await self._two_customers(sessions, ingest_config)
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
+        await _sign_in(page, server, email)
+        await page.locator(".conversation .open", has_text="Sitede yazdım").click()
+        banner = page.locator("#thread .suggestion")
+        await expect(banner).to_contain_text("Ayşe Yılmaz")
+        await page.screenshot(path=screenshot_path("merge-suggestion"))
+        await banner.get_by_role("button", name="Merge into this customer").click()
+        await expect(page.locator("#thread .suggestion")).to_have_count(0)
+        inbound = page.locator("#thread .message.inbound .body")
+        await expect(inbound).to_have_text(["Faturamı gönderir misiniz?", "Sitede yazdım, fatura?"])
+        await expect(page.locator("#thread .identities")).to_contain_text("verified")
+        await expect(page.locator("#thread .identities")).to_contain_text("claimed")
+
+    async def test_not_the_same_closes_the_suggestion_and_keeps_both(self, chromium: Browser, server, sessions,
+                                                                     ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await self._two_customers(sessions, ingest_config)
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
+        await _sign_in(page, server, email)
+        await page.locator(".conversation .open", has_text="Sitede yazdım").click()
+        await page.locator("#thread .suggestion").get_by_role("button", name="Not the same").click()
+        await expect(page.locator("#thread .suggestion")).to_have_count(0)
+        await page.reload()
+        await expect(page.locator("#thread .suggestion")).to_have_count(0)
+        await expect(page.locator(".conversation")).to_have_count(2)

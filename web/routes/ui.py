@@ -8,7 +8,9 @@ from fastapi.responses import RedirectResponse, Response
 from inbox.agents import signin
 from inbox.agents.signin import SignedIn
 from inbox.channels import Channel
-from inbox.errors import Invalid
+from inbox.customers import merge as merges
+from inbox.customers import service as customers
+from inbox.errors import Invalid, NotFound
 from inbox.realtime import last_event_id
 from inbox.replies import add_note, queue_reply
 from inbox.threads import conversation, views
@@ -149,6 +151,24 @@ async def change_assignee(request: Request, session: SessionDep, found: AgentDep
     thread = await threads.get(session, thread_id)
     await threads.assign(session, thread, assignee_id=found.user.id if assignee == "me" else None)
     return await _pane(request, session, thread, view)
+
+
+@router.post("/inbox/threads/{thread_id}/suggestions/{suggestion_id}")
+async def decide_suggestion(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
+                            suggestion_id: int, decision: Annotated[Literal["merge", "dismiss"], Form()],
+                            view: View = View.unassigned) -> Response:
+    thread = await threads.get(session, thread_id)
+    actor = f"user:{found.user.id}:{found.user.email}"
+    pane = await conversation.load(session, thread)
+    match = next((other for suggestion, other in pane.suggestions if suggestion.id == suggestion_id), None)
+    if match is None:
+        raise NotFound("merge suggestion for this customer", suggestion_id)
+    if decision == "merge":
+        # The customer on screen survives: the agent stays in the thread they are working.
+        await merges.merge(session, survivor_id=thread.customer_id, absorbed_id=match.id or 0, actor=actor)
+    else:
+        await customers.dismiss_suggestion(session, suggestion_id, actor=actor)
+    return await _pane(request, session, await threads.get(session, thread_id), view)
 
 
 async def _pane(request: Request, session: SessionDep, thread: Thread, view: View) -> Response:
