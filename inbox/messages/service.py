@@ -19,6 +19,7 @@ from inbox.messages.models import Attachment, Message
 from inbox.realtime import NewLiveEvent, emit, emit_many
 from inbox.search import Document, index_document, index_documents
 from inbox.text import preview, strip_nul
+from inbox.threads import service as threads
 from inbox.threads.models import Thread
 
 # A status only moves forward: a late "delivered" never overwrites "read".
@@ -290,7 +291,7 @@ class History:
 async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None) -> History:
     """A page of the customer's one thread (following merges), oldest first within the page."""
     customer = await customers.get(session, customer_id)
-    thread = (await session.execute(select(Thread).where(col(Thread.customer_id) == customer.id))).scalar_one()
+    thread = await threads.for_customer(session, customer.id or 0)
     rows, cursor = await page(session, [thread.id or 0], limit=limit, before=before)
     return History(customer.id or 0, rows, await attachments_for(session, [m.id or 0 for m in rows]), cursor)
 

@@ -159,13 +159,14 @@ async def decide_suggestion(request: Request, session: SessionDep, found: AgentD
                             view: View = View.unassigned) -> Response:
     thread = await threads.get(session, thread_id)
     actor = f"user:{found.user.id}:{found.user.email}"
-    pane = await conversation.load(session, thread)
-    match = next((other for suggestion, other in pane.suggestions if suggestion.id == suggestion_id), None)
-    if match is None:
+    suggestion = next((s for s in await customers.open_suggestions(session, thread.customer_id)
+                       if s.id == suggestion_id), None)
+    if suggestion is None:
         raise NotFound("merge suggestion for this customer", suggestion_id)
     if decision == "merge":
         # The customer on screen survives: the agent stays in the thread they are working.
-        await merges.merge(session, survivor_id=thread.customer_id, absorbed_id=match.id or 0, actor=actor)
+        other = suggestion.other_id if suggestion.customer_id == thread.customer_id else suggestion.customer_id
+        await merges.merge(session, survivor_id=thread.customer_id, absorbed_id=other, actor=actor)
     else:
         await customers.dismiss_suggestion(session, suggestion_id, actor=actor)
     return await _pane(request, session, await threads.get(session, thread_id), view)
