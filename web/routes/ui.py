@@ -178,6 +178,7 @@ async def _pane(request: Request, session: SessionDep, thread: Thread, view: Vie
 
 async def _inbox(session: SessionDep, found: SignedIn, view: View, *, selected_id: int = 0) -> dict[str, Any]:
     user_id = found.user.id or 0
-    return {"view": view, "views": list(View), "counts": await views.counts(session, user_id=user_id),
+    return {"section": "inbox", "view": view, "views": list(View),
+            "counts": await views.counts(session, user_id=user_id),
             "rows": await views.page(session, view, user_id=user_id), "selected_id": selected_id,
             "live_after": await last_event_id(session)}

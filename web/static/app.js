@@ -102,7 +102,7 @@
     const names = [];
     for (const [id, who] of viewers) {
       if (who.until < now || who.threadId !== openThreadId() || String(id) === body.dataset.me) continue;
-      names.push(`${who.name} · ${who.state === "typing" ? slot.dataset.typing : slot.dataset.viewing}`);
+      names.push(`${who.name} · ${who.typingUntil > now ? slot.dataset.typing : slot.dataset.viewing}`);
     }
     slot.textContent = names.join(", ");
   }
@@ -111,8 +111,12 @@
     if (event.kind === "presence") {
       const who = event.data;
       if (who.state === "left") viewers.delete(who.user_id);
-      else viewers.set(who.user_id, { name: who.name, state: who.state, threadId: event.thread_id,
-                                       until: Date.now() + 12000 });
+      else {
+        // "viewing" is repeated every few seconds and after each swap: it must not hide fresh typing.
+        const typingUntil = who.state === "typing" ? Date.now() + 6000 : (viewers.get(who.user_id)?.typingUntil || 0);
+        viewers.set(who.user_id, { name: who.name, threadId: event.thread_id, typingUntil,
+                                   until: Date.now() + 12000 });
+      }
       showPresence();
       return;
     }
