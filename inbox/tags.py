@@ -1,0 +1,80 @@
+"""Tags: the shop's labels ("iade", "kargo", "vip") and which case of a thread carries them.
+
+A tag belongs to the current case, not the thread for life: a return handled in March does not
+label the shoe-size question in June.
+"""
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from inbox.agents.models import Tag
+from inbox.errors import Conflict, Invalid, NotFound
+from inbox.threads.models import CaseTag
+
+
+def _clean(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise Invalid("name", "must not be empty")
+    return name[:60]
+
+
+async def all_tags(session: AsyncSession) -> list[Tag]:
+    return list((await session.execute(select(Tag).order_by(col(Tag.name)))).scalars())
+
+
+async def get(session: AsyncSession, tag_id: int) -> Tag:
+    tag = await session.get(Tag, tag_id)
+    if tag is None:
+        raise NotFound("tag", tag_id)
+    return tag
+
+
+async def create(session: AsyncSession, *, name: str, color: str = "") -> Tag:
+    name = _clean(name)
+    if (await session.execute(select(col(Tag.id)).where(col(Tag.name) == name))).first():
+        raise Conflict(f"a tag named {name} exists")
+    tag = Tag(name=name, color=color[:20])
+    session.add(tag)
+    await session.flush()
+    return tag
+
+
+async def update(session: AsyncSession, tag_id: int, *, name: str, color: str = "") -> Tag:
+    tag = await get(session, tag_id)
+    name = _clean(name)
+    if (await session.execute(select(col(Tag.id)).where(col(Tag.name) == name, col(Tag.id) != tag_id))).first():
+        raise Conflict(f"a tag named {name} exists")
+    tag.name, tag.color = name, color[:20]
+    session.add(tag)
+    await session.flush()
+    return tag
+
+
+async def remove(session: AsyncSession, tag_id: int) -> None:
+    await get(session, tag_id)
+    await session.execute(delete(CaseTag).where(col(CaseTag.tag_id) == tag_id))
+    await session.execute(delete(Tag).where(col(Tag.id) == tag_id))
+
+
+async def of_case(session: AsyncSession, case_id: int | None) -> list[Tag]:
+    if case_id is None:
+        return []
+    return list((await session.execute(
+        select(Tag).join(CaseTag, col(CaseTag.tag_id) == col(Tag.id))
+        .where(col(CaseTag.case_id) == case_id).order_by(col(Tag.name)))).scalars())
+
+
+async def set_case_tags(session: AsyncSession, case_id: int, tag_ids: Sequence[int]) -> list[Tag]:
+    """The case carries exactly these tags afterwards; unknown ids are refused, not ignored."""
+    wanted = set(tag_ids)
+    known = set((await session.execute(select(col(Tag.id)).where(col(Tag.id).in_(wanted)))).scalars())
+    if unknown := wanted - known:
+        raise NotFound("tag", min(unknown))
+    await session.execute(delete(CaseTag).where(col(CaseTag.case_id) == case_id))
+    if wanted:
+        await session.execute(insert(CaseTag), [{"case_id": case_id, "tag_id": tag_id} for tag_id in sorted(wanted)])
+    return await of_case(session, case_id)
