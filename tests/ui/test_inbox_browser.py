@@ -12,30 +12,16 @@ from inbox.ingest import ingest
 from inbox.messages import service as messages
 from inbox.threads import service as threads
 from tests.ui.conftest import screenshot_path
+from tests.ui.steps import customer_writes, sign_in
 from tests.web.users import PASSWORD, make_user
-
-
-async def _customer_writes(sessions, ingest_config, provider_id: str, phone: str, name: str, text: str) -> None:
-    async with transaction(sessions) as session:
-        await ingest(session, InboundMessage(Channel.whatsapp, provider_id,
-                                             Party(f"whatsapp:{phone}", AddressKind.phone, True, name), text=text),
-                     config=ingest_config)
-
-
-async def _sign_in(page, server: str, email: str) -> None:
-    await page.goto(f"{server}/inbox")
-    await page.locator("input[name=email]").fill(email)
-    await page.locator("input[name=password]").fill(PASSWORD)
-    await page.locator("button[type=submit]").click()
-    await page.wait_for_url(f"{server}/inbox")
 
 
 class TestSignInAndList:
     async def test_an_agent_signs_in_and_sees_the_open_conversations(self, chromium: Browser, server, sessions,
                                                                      ingest_config) -> None:
         email = await make_user(sessions, Role.agent, name="Ayşe Demir")
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
-        await _customer_writes(sessions, ingest_config, "SM2", "+905329876543", "<script>alert(1)</script>",
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM2", "+905329876543", "<script>alert(1)</script>",
                                "<img src=x onerror=alert(2)> İade istiyorum")
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")).new_page()
         dialogs: list[str] = []
@@ -43,7 +29,7 @@ class TestSignInAndList:
         await page.goto(f"{server}/inbox")
         await expect(page.locator("button[type=submit]")).to_have_text("Sign in")
         await page.screenshot(path=screenshot_path("sign-in-en"))
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
 
         conversations = page.locator(".conversation")
         await expect(conversations).to_have_count(2)
@@ -58,7 +44,7 @@ class TestSignInAndList:
     async def test_a_turkish_browser_gets_the_turkish_interface(self, chromium: Browser, server, sessions,
                                                                 ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="tr-TR")).new_page()
         await page.goto(f"{server}/inbox")
         await expect(page.locator("button[type=submit]")).to_have_text("Giriş yap")
@@ -72,9 +58,9 @@ class TestSignInAndList:
     async def test_on_a_phone_the_list_fills_the_screen(self, chromium: Browser, server, sessions,
                                                         ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
         page = await (await chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")).new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         views, listing = await page.locator(".views").bounding_box(), await page.locator(".list").bounding_box()
         assert views is not None and listing is not None
         # The views shrink to one row of tabs; the list takes the width and the rest of the height.
@@ -87,9 +73,9 @@ class TestConversation:
     async def test_open_reply_note_assign_and_resolve(self, chromium: Browser, server, sessions,
                                                       ingest_config) -> None:
         email = await make_user(sessions, Role.agent, name="Ayşe Demir")
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")).new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         await page.locator(".conversation .open", has_text="Şule Çelik").click()
         thread = page.locator("#thread")
         await expect(thread.locator(".thread-head h2")).to_have_text("Şule Çelik")
@@ -134,16 +120,16 @@ class TestLive:
     async def test_a_new_message_appears_in_an_open_inbox_and_thread_without_reload(
             self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         await page.locator(".conversation .open", has_text="Şule Çelik").click()
         await expect(page.locator("body[data-live=on]")).to_have_count(1)
 
         # Two customers write through the server's own pipeline (as a webhook would).
-        await _customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905321234567", "Şule Çelik",
+        await customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905321234567", "Şule Çelik",
                                "Bir de fatura lazım")
-        await _customer_writes(web_app.state.sessions, ingest_config, "SM3", "+905551112233", "Işıl Öztürk",
+        await customer_writes(web_app.state.sessions, ingest_config, "SM3", "+905551112233", "Işıl Öztürk",
                                "Merhaba, iade kodu?")
         await expect(page.locator("#thread .message.inbound").last).to_have_text(
             re.compile("Bir de fatura lazım"), timeout=5000)
@@ -157,18 +143,18 @@ class TestLive:
     async def test_a_dropped_connection_catches_up_on_what_it_missed(self, chromium: Browser, server, web_app,
                                                                      sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
         context = await chromium.new_context(viewport={"width": 1440, "height": 900})
         await context.add_init_script(_CUTTABLE_SOCKETS)
         page = await context.new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         await expect(page.locator("body[data-live=on]")).to_have_count(1)
         # The catch-up on connecting refreshes the list once; let that finish first.
         await page.wait_for_load_state("networkidle")
         # The connection drops and stays down while a customer writes: nothing reaches the page.
         await page.evaluate("() => { window.__offline = true; window.__sockets.forEach((s) => s.close()); }")
         await expect(page.locator("body[data-live=off]")).to_have_count(1)
-        await _customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk",
+        await customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk",
                                "Merhaba, iade kodu?")
         await page.wait_for_timeout(500)
         await expect(page.locator(".conversation")).to_have_count(1)
@@ -181,11 +167,11 @@ class TestLive:
                                                         ingest_config) -> None:
         ayse = await make_user(sessions, Role.agent, email="ayse@shop.example", name="Ayşe")
         mehmet = await make_user(sessions, Role.agent, email="mehmet@shop.example", name="Mehmet")
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
         pages = []
         for email in (ayse, mehmet):
             page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
-            await _sign_in(page, server, email)
+            await sign_in(page, server, email)
             await page.locator(".conversation .open", has_text="Şule Çelik").click()
             await expect(page.locator("body[data-live=on]")).to_have_count(1)
             pages.append(page)
@@ -211,10 +197,10 @@ class TestKeyboard:
     async def test_j_k_move_through_conversations_and_keys_act_on_the_open_one(
             self, chromium: Browser, server, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
-        await _customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
-        await _customer_writes(sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk", "İade kodu?")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk", "İade kodu?")
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         heading = page.locator("#thread .thread-head h2")
         await page.keyboard.press("j")
         await expect(heading).to_have_text("Işıl Öztürk")
@@ -253,7 +239,7 @@ class TestMergeSuggestion:
         email = await make_user(sessions, Role.agent)
         await self._two_customers(sessions, ingest_config)
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         await page.locator(".conversation .open", has_text="Sitede yazdım").click()
         banner = page.locator("#thread .suggestion")
         await expect(banner).to_contain_text("Ayşe Yılmaz")
@@ -270,7 +256,7 @@ class TestMergeSuggestion:
         email = await make_user(sessions, Role.agent)
         await self._two_customers(sessions, ingest_config)
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
-        await _sign_in(page, server, email)
+        await sign_in(page, server, email)
         await page.locator(".conversation .open", has_text="Sitede yazdım").click()
         await page.locator("#thread .suggestion").get_by_role("button", name="Not the same").click()
         await expect(page.locator("#thread .suggestion")).to_have_count(0)
