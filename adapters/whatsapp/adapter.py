@@ -144,11 +144,16 @@ class Adapter:
             raise _refused(error.status, error.code, error.msg) from error
         except TwilioServiceException as error:
             raise _refused(error.status, error.code, error.detail or error.title) from error
-        except TimeoutError as error:
-            raise SendFailed(f"Twilio did not answer within {self.settings.timeout_seconds:g} s",
-                             transient=True) from error
-        except (aiohttp.ClientError, OSError) as error:
+        except aiohttp.ClientConnectorError as error:
+            # Never connected, so nothing was sent: safe to try again.
             raise SendFailed(f"Twilio unreachable: {error or type(error).__name__}", transient=True) from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            # The request may have reached Twilio and created the message; Twilio's Messages API
+            # takes no idempotency key, so a retry could send it twice. An agent decides.
+            what = (f"Twilio did not answer within {self.settings.timeout_seconds:g} s"
+                    if isinstance(error, TimeoutError) else f"the connection to Twilio broke ({type(error).__name__})")
+            raise SendFailed(f"{what}: the message may or may not have been sent; check before retrying",
+                             transient=False) from error
         return SendResult(provider_id=str(created.sid))
 
     async def aclose(self) -> None:
