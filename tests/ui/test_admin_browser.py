@@ -126,7 +126,7 @@ class TestAccountAndErrors:
             target: "body", swap: "none", values: {status: "resolved"},
             headers: JSON.parse(document.body.getAttribute("hx-headers"))})""")
         toast = page.locator("#flash .toast")
-        await expect(toast).to_contain_text("thread 424242 not found")
+        await expect(toast).to_contain_text("That is no longer here")
         await page.screenshot(path=screenshot_path("error-toast"))
         await toast.get_by_role("button", name="Dismiss").click()
         await expect(toast).to_have_count(0)

@@ -306,5 +306,5 @@ class TestErrorPages:
                                     headers={"HX-Request": "true"})
         assert response.status_code == 404
         assert response.headers["hx-retarget"] == "#flash" and response.headers["hx-reswap"] == "innerHTML"
-        assert 'class="toast"' in response.text and "<html" not in response.text
+        assert 'class="toast"' in response.text and "no longer here" in response.text and "<html" not in response.text
 
