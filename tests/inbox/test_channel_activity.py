@@ -38,6 +38,30 @@ async def test_a_batch_records_each_channel_it_saw_once(sessions, engine, ingest
         assert set(await channel_activity.last_events(session)) == {"whatsapp"}
 
 
+async def test_within_a_second_of_a_commit_the_row_is_left_alone(sessions) -> None:
+    async with transaction(sessions) as session:
+        await channel_activity.record(session, [Channel.email], at=T0)
+    async with transaction(sessions) as session:
+        await channel_activity.record(session, [Channel.email, Channel.telegram], at=T0 + timedelta(milliseconds=500))
+    async with sessions() as session:
+        assert await channel_activity.last_events(session) == {"email": T0,
+                                                               "telegram": T0 + timedelta(milliseconds=500)}
+    async with transaction(sessions) as session:
+        await channel_activity.record(session, [Channel.email], at=T0 + timedelta(seconds=2))
+    async with sessions() as session:
+        assert (await channel_activity.last_events(session))["email"] == T0 + timedelta(seconds=2)
+
+
+async def test_a_rolled_back_record_is_written_again(sessions) -> None:
+    async with sessions() as session:
+        await channel_activity.record(session, [Channel.email], at=T0)
+        await session.rollback()
+    async with transaction(sessions) as session:
+        await channel_activity.record(session, [Channel.email], at=T0 + timedelta(milliseconds=10))
+    async with sessions() as session:
+        assert await channel_activity.last_events(session) == {"email": T0 + timedelta(milliseconds=10)}
+
+
 async def test_the_newest_time_replaces_the_old_one(session) -> None:
     await channel_activity.record(session, [Channel.email], at=T0)
     await channel_activity.record(session, [Channel.email, Channel.telegram], at=T0 + timedelta(minutes=5))
