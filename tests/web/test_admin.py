@@ -165,6 +165,10 @@ class TestTeams:
         assert response.status_code == 404 and "user 999 not found" in response.text
         assert await _count(sessions, Team) == 0
 
+    async def test_a_team_that_is_gone_says_so(self, admin) -> None:
+        response = await admin.post("/admin/teams/999", data={"name": "Kargo"})
+        assert response.status_code == 404 and re.search(r'role="alert">team 999 not found<', response.text)
+
 
 class TestTags:
     async def test_create_rename_colour_and_delete(self, admin, sessions) -> None:

@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox.errors import DomainError, Invalid
+from inbox.errors import DomainError, Invalid, NotFound
 from web.errors import reason_of
 from web.ui import pages
 
@@ -23,12 +23,15 @@ async def attempt(session: AsyncSession, change: Awaitable[Any]) -> DomainError 
 
 
 def refused(request: Request, error: DomainError, form: str) -> dict[str, Any]:
-    """Template context naming the refused form and the reason, in the reader's language."""
+    """Template context naming the refused form and the reason, in the reader's language.
+
+    A missing row has no form of its own to show the reason beside: it goes to the top of the page.
+    """
     words = pages.i18n.translations(pages.locale_of(request))
     reason = words.gettext(reason_of(error))
     if isinstance(error, Invalid):
         reason = f"{words.gettext(error.field.replace('_', ' ').capitalize())}: {reason}"
-    return {"error": {"form": form, "reason": reason}}
+    return {"error": {"form": "page" if isinstance(error, NotFound) else form, "reason": reason}}
 
 
 def saved(path: str, what: str = "1") -> RedirectResponse:
