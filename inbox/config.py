@@ -27,6 +27,9 @@ class CoreSettings(BaseSettings):
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, validation_alias="MAX_ATTACHMENT_BYTES")
     # Webhook and API bodies beyond this are refused with 413 before they are read whole.
     max_request_bytes: int = Field(default=1024 * 1024, validation_alias="MAX_REQUEST_BYTES")
+    # The address providers reach this server at (https://support.shop.example), for the webhook URLs
+    # the admin pastes into their consoles; the request's own address when unset.
+    public_base_url: str = Field(default="", validation_alias="PUBLIC_BASE_URL")
     delivery_max_attempts: int = Field(default=6, validation_alias="DELIVERY_MAX_ATTEMPTS")
     # A claim older than this is a worker that died mid-send: long enough to outlive any provider timeout.
     delivery_lease_seconds: int = Field(default=120, validation_alias="DELIVERY_LEASE_SECONDS")

@@ -150,6 +150,19 @@ def _insert_ignore(dialect: str, table: Table, conflict: tuple[str, ...], return
     return statement.returning(*(table.c[name] for name in returning), sort_by_parameter_order=True)
 
 
+def upsert(session: AsyncSession, model: Any, *, conflict: tuple[str, ...], update: tuple[str, ...]) -> Insert:
+    """INSERT ... ON CONFLICT (conflict) DO UPDATE SET each of update to the inserted value; built once per table."""
+    return _upsert(session.get_bind().dialect.name, table_of(model), conflict, update)
+
+
+@functools.cache
+def _upsert(dialect: str, table: Table, conflict: tuple[str, ...], update: tuple[str, ...]) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(index_elements=list(conflict),
+                                           set_={name: statement.excluded[name] for name in update})
+
+
 def table_of(model: Any) -> Table:
     """The Core table behind a model: hot paths use it to skip the ORM's per-statement work."""
     table: Table = model.__table__

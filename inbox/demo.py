@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from inbox import replies
+from inbox import canned, replies, tags
 from inbox.agents import service as agents
+from inbox.agents import teams
 from inbox.agents.models import Role, User
 from inbox.channels import AddressKind, Channel
 from inbox.customers import service as customers
@@ -44,6 +45,21 @@ USERS = (
     ("ayse.agent@demo.onethread", "Ayşe Demir", Role.agent),
     ("mehmet.agent@demo.onethread", "Mehmet Aksoy", Role.agent),
     ("store@demo.onethread", "Kadıköy Mağaza", Role.store),
+)
+
+# Team → the demo agents in it (by email).
+TEAMS = (("Kargo", ("ayse.agent@demo.onethread", "mehmet.agent@demo.onethread")),
+         ("İadeler", ("mehmet.agent@demo.onethread",)))
+TAGS = (("kargo", tags.COLORS[6]), ("iade", tags.COLORS[2]), ("vip", tags.COLORS[3]), ("değişim", tags.COLORS[7]))
+CANNED = (
+    ("kargo", "Kargo durumu",
+     "Merhaba {{customer.first_name}}, {{order.number}} numaralı siparişinizin durumu: {{order.status}}. "
+     "Takip bağlantısını hemen paylaşıyorum."),
+    ("iade", "İade nasıl yapılır",
+     "Merhaba {{customer.first_name}}, iade talebinizi aldık. Ürünü 14 gün içinde faturasıyla birlikte "
+     "kargoya verebilirsiniz; ücret iadesi 3-5 iş günü içinde kartınıza yansır."),
+    ("tesekkur", "Teşekkür",
+     "Rica ederiz {{customer.first_name}}! Başka bir konuda yardımcı olabilirsek buradayız, iyi günler dileriz."),
 )
 
 WA, MAIL, CHAT, FB, TG, CALL = (Channel.whatsapp, Channel.email, Channel.webchat, Channel.messenger,
@@ -301,12 +317,23 @@ async def seed(sessions: async_sessionmaker[AsyncSession], *, region: str, files
             return await _summary(session, already_seeded=True)
         users = [await agents.create_user(session, email=email, password=DEMO_PASSWORD, name=name, role=role)
                  for email, name, role in USERS]
+        await _seed_catalogs(session, {user.email: user.id or 0 for user in users})
         shop = _Shop(session, IngestConfig(region=region, files=files), now or utcnow(),
                      agents=[user for user in users if user.role == Role.agent])
         addresses = {persona.name: _addresses(shop.rng, persona) for persona in PERSONAS}
         for number, persona in enumerate(PERSONAS, start=FIRST_ORDER):
             await _seed_customer(shop, persona, addresses, number)
         return await _summary(session, already_seeded=False)
+
+
+async def _seed_catalogs(session: AsyncSession, user_ids: dict[str, int]) -> None:
+    for name, members in TEAMS:
+        team = await teams.create(session, name=name)
+        await teams.set_members(session, team.id or 0, [user_ids[email] for email in members])
+    for name, color in TAGS:
+        await tags.create(session, name=name, color=color)
+    for shortcut, title, body in CANNED:
+        await canned.save(session, shortcut=shortcut, title=title, body=body)
 
 
 async def _already_seeded(session: AsyncSession) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from inbox import channel_activity
 from inbox.customers import service as customers
 from inbox.customers.addresses import normalize
 from inbox.customers.models import Customer, Identity
@@ -85,6 +86,7 @@ async def ingest_many(session: AsyncSession, events: Sequence[InboundEvent], *,
             # A share can merge two customers, moving identities and messages between threads.
             known = await _read(session, events[index + 1:], addresses[index + 1:])
     await _store(session, run, results)
+    await channel_activity.record(session, (event.channel for event in events))
     done = [result for result in results if result is not None]
     assert len(done) == len(events)
     return done

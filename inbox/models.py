@@ -12,6 +12,7 @@ from inbox.agents.models import (
     User,
 )
 from inbox.audit import AuditEvent
+from inbox.channel_activity import ChannelActivity
 from inbox.customers.models import Customer, Identity, Merge, MergeSuggestion
 from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order, OrderLine
@@ -21,7 +22,8 @@ from inbox.search import SearchDoc
 from inbox.threads.models import Case, CaseTag, Thread
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEvent", "CannedResponse", "Case", "CaseTag", "Consent", "Customer",
+    "ApiToken", "Attachment", "AuditEvent", "CannedResponse", "Case", "CaseTag", "ChannelActivity", "Consent",
+    "Customer",
     "Identity", "LiveEvent", "Merge", "MergeSuggestion", "Message", "Order", "OrderLine", "Preference",
     "Role", "SearchDoc", "SignInFailure", "SignInSession", "Tag", "Team", "TeamMember", "Thread", "User",
 ]

@@ -14,6 +14,15 @@ from inbox.agents.models import Tag
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.threads.models import CaseTag
 
+# A small fixed palette, each legible behind dark text, so tags look alike wherever they are shown.
+COLORS = ("#e9ecef", "#ffc9c9", "#ffd8a8", "#ffec99", "#b2f2bb", "#99e9f2", "#a5d8ff", "#d0bfff", "#fcc2d7")
+
+
+def _color(color: str) -> str:
+    if color and color not in COLORS:
+        raise Invalid("color", f"pick one of {', '.join(COLORS)}")
+    return color
+
 
 def _clean(name: str) -> str:
     name = " ".join(name.split())
@@ -37,7 +46,7 @@ async def create(session: AsyncSession, *, name: str, color: str = "") -> Tag:
     name = _clean(name)
     if (await session.execute(select(col(Tag.id)).where(col(Tag.name) == name))).first():
         raise Conflict(f"a tag named {name} exists")
-    tag = Tag(name=name, color=color[:20])
+    tag = Tag(name=name, color=_color(color))
     session.add(tag)
     await session.flush()
     return tag
@@ -48,7 +57,7 @@ async def update(session: AsyncSession, tag_id: int, *, name: str, color: str = 
     name = _clean(name)
     if (await session.execute(select(col(Tag.id)).where(col(Tag.name) == name, col(Tag.id) != tag_id))).first():
         raise Conflict(f"a tag named {name} exists")
-    tag.name, tag.color = name, color[:20]
+    tag.name, tag.color = name, _color(color)
     session.add(tag)
     await session.flush()
     return tag

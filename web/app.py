@@ -24,7 +24,7 @@ from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
 from web import errors
-from web.routes import api, live, ui, webhooks
+from web.routes import account, admin, api, live, ui, webhooks
 
 log = logging.getLogger("onethread")
 
@@ -62,12 +62,15 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="onethread", version=__version__, lifespan=lifespan,
                   description="One conversation thread per customer, across every channel.")
+    app.state.adapters = adapters
     errors.install(app)
     # Webhooks first: routes are matched in order, and providers send most of the requests.
     app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(admin.router)
+    app.include_router(account.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app

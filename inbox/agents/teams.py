@@ -48,10 +48,15 @@ async def rename(session: AsyncSession, team_id: int, *, name: str) -> Team:
 
 
 async def set_members(session: AsyncSession, team_id: int, user_ids: Sequence[int]) -> None:
+    """The team has exactly these members afterwards; unknown users are refused, not ignored."""
     await get(session, team_id)
+    wanted = set(user_ids)
+    known = set((await session.execute(select(col(User.id)).where(col(User.id).in_(wanted)))).scalars())
+    if unknown := wanted - known:
+        raise NotFound("user", min(unknown))
     await session.execute(delete(TeamMember).where(col(TeamMember.team_id) == team_id))
     if user_ids:
-        await session.execute(insert(TeamMember), [{"team_id": team_id, "user_id": uid} for uid in set(user_ids)])
+        await session.execute(insert(TeamMember), [{"team_id": team_id, "user_id": uid} for uid in sorted(wanted)])
 
 
 async def members(session: AsyncSession, team_id: int) -> list[User]:
@@ -64,3 +69,11 @@ async def teams_of(session: AsyncSession, user_id: int) -> list[Team]:
     return list((await session.execute(
         select(Team).join(TeamMember, col(TeamMember.team_id) == col(Team.id))
         .where(col(TeamMember.user_id) == user_id).order_by(col(Team.name)))).scalars())
+
+
+async def member_ids(session: AsyncSession) -> dict[int, set[int]]:
+    """Every team's member ids, in one query, for pages that show all teams at once."""
+    found: dict[int, set[int]] = {}
+    for team_id, user_id in await session.execute(select(col(TeamMember.team_id), col(TeamMember.user_id))):
+        found.setdefault(team_id, set()).add(user_id)
+    return found

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from inbox import models
+from inbox import canned, models, tags
 from inbox.agents import service as agents
+from inbox.agents import teams
 from inbox.customers import service as customers
 from inbox.customers.models import Identity, MergeSuggestion
 from inbox.db import is_sqlite, make_engine, make_sessionmaker, metadata
@@ -84,7 +85,8 @@ async def _row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, i
         return {str(table.__tablename__): int((await session.execute(
                     select(func.count()).select_from(table))).scalar_one())
                 for table in (models.Customer, models.Identity, models.Message, models.Order, models.OrderLine,
-                              models.User, models.MergeSuggestion, models.Preference, models.Consent)}
+                              models.User, models.MergeSuggestion, models.Preference, models.Consent, models.Team,
+                              models.TeamMember, models.Tag, models.CannedResponse)}
 
 
 class TestSeed:
@@ -146,6 +148,15 @@ class TestSeed:
         for email, role in shop.summary.users:
             user = await agents.authenticate(reader, email=email, password=DEMO_PASSWORD)
             assert user is not None and user.role == role
+
+    async def test_teams_tags_and_canned_responses_for_the_agents(self, reader) -> None:
+        by_name = {team.name: team for team in await teams.all_teams(reader)}
+        assert set(by_name) == {"Kargo", "İadeler"}
+        assert {user.email for user in await teams.members(reader, by_name["Kargo"].id or 0)} == {
+            "ayse.agent@demo.onethread", "mehmet.agent@demo.onethread"}
+        assert {tag.name for tag in await tags.all_tags(reader)} == {"kargo", "iade", "vip", "değişim"}
+        responses = await canned.all_responses(reader)
+        assert len(responses) == 3 and all("{{customer.first_name}}" in response.body for response in responses)
 
     async def test_seeding_again_changes_nothing(self, shop, shop_sessions) -> None:
         before = await _row_counts(shop_sessions)

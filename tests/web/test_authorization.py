@@ -18,7 +18,9 @@ from tests.web.users import PASSWORD, make_user
 # themselves with the provider's signature instead (tests/web/test_webhooks.py).
 PUBLIC = {"/healthz", "/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 AGENT_ONLY = {"/inbox"}  # and everything under it
+ADMIN_ONLY = "/admin"  # and everything under it
 ANY_ROLE = {"/", "/logout"}
+ANY_ROLE_UNDER = "/account"
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -49,8 +51,7 @@ async def _signed_in(server: str, sessions, role: Role) -> httpx.AsyncClient:
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert token
     await client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
-    page = (await client.get("/inbox")).text if role != Role.store else (await client.get("/login")).text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/account")).text)
     if csrf:
         client.headers["X-CSRF-Token"] = csrf.group(1)
     return client
@@ -61,15 +62,19 @@ def _allowed(path: str, role: Role | None) -> bool:
         return False  # bearer tokens only: a browser session opens nothing there
     if role is None:
         return False
-    if path in ANY_ROLE:
+    if path in ANY_ROLE or path == ANY_ROLE_UNDER or path.startswith(ANY_ROLE_UNDER + "/"):
         return True
+    if path == ADMIN_ONLY or path.startswith(ADMIN_ONLY + "/"):
+        return role == Role.admin
     return role in (Role.admin, Role.agent)
 
 
 async def test_the_route_table_is_not_empty(web_app) -> None:
     routes = _routes(web_app)
     assert {("GET", "/inbox"), ("POST", "/inbox/threads/1/status"), ("POST", "/api/v1/customers/1/messages"),
-            ("PUT", "/api/v1/orders/1"), ("GET", "/api/v1/search")} <= set(routes)
+            ("PUT", "/api/v1/orders/1"), ("GET", "/api/v1/search"), ("GET", "/admin/users"),
+            ("POST", "/admin/users/1/role"), ("GET", "/admin/channels"), ("GET", "/account"),
+            ("POST", "/account/password")} <= set(routes)
 
 
 @pytest.mark.parametrize("role", [None, Role.store, Role.agent, Role.admin], ids=lambda r: r or "anonymous")

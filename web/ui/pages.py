@@ -24,7 +24,7 @@ def locale_of(request: Request) -> str:
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200) -> HTMLResponse:
+           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     locale = locale_of(request)
     words = i18n.translations(locale)
     signed_in = getattr(request.state, "signed_in", None)
@@ -34,4 +34,5 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "money": lambda amount, currency: i18n.money(amount, currency, locale),
         "ago": lambda moment: i18n.ago(moment, locale), "when": lambda moment: i18n.when(moment, locale),
     }
-    return TEMPLATES.TemplateResponse(request, template, {**base, **(context or {})}, status_code=status_code)
+    return TEMPLATES.TemplateResponse(request, template, {**base, **(context or {})}, status_code=status_code,
+                                      headers=headers)
