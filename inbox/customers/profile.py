@@ -20,18 +20,26 @@ class Profile:
     customer: Customer
     identities: Sequence[Identity]
     orders: Sequence[tuple[Order, Sequence[OrderLine]]]
+    # All of the customer's orders, of which `orders` may be only the newest.
+    orders_total: int
     preferences: Sequence[Preference]
     thread: Thread
     suggestions: Sequence[MergeSuggestion]
 
 
-async def load(session: AsyncSession, customer_id: int) -> Profile:
+async def load(session: AsyncSession, customer_id: int, *, orders_limit: int | None = None) -> Profile:
+    """The whole picture; with orders_limit, only that many of the newest orders (a regular
+    customer's hundreds of orders with their lines would cost more than the rest of the page)."""
     customer = await customers.get(session, customer_id)
     survivor = customer.id or 0
+    newest = await orders.for_customer(session, survivor, limit=orders_limit)
+    total = len(newest) if orders_limit is None or len(newest) < orders_limit else \
+        await orders.count_for_customer(session, survivor)
     return Profile(
         customer=customer,
         identities=await customers.identities(session, survivor),
-        orders=await orders.for_customer(session, survivor),
+        orders=newest,
+        orders_total=total,
         preferences=await preferences.for_customer(session, survivor),
         thread=await threads.for_customer(session, survivor),
         suggestions=await customers.open_suggestions(session, survivor),

@@ -16,6 +16,8 @@ from inbox.threads.models import Thread
 
 # Channels a reply can go out on; a phone call is logged as a note, never "sent".
 _REPLYABLE = [channel for channel in Channel if channel != Channel.phone]
+# The sidebar shows a regular's newest orders, and how many more there are.
+SIDEBAR_ORDERS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,7 @@ class Conversation:
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
-    whole = await profile.load(session, thread.customer_id)
+    whole = await profile.load(session, thread.customer_id, orders_limit=SIDEBAR_ORDERS)
     history = await messages.history(session, thread.customer_id, limit=limit)
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
