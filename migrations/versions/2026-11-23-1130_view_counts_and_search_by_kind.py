@@ -9,8 +9,8 @@ exact, so the inbox's view counts are a read of a few dozen rows instead of a co
 thread table on every page. Filled from the threads already there.
 
 Search looks in one kind at a time (customers, messages or orders): one full-text index per kind
-(an FTS5 table on SQLite, a partial GIN index on PostgreSQL) keeps a word common in messages
-from costing a search of customers, and (kind, id) serves newest-first within a kind.
+(an FTS5 table on SQLite, partial GIN and id indexes on PostgreSQL) keeps a word common in
+messages from costing a search of customers, and serves newest-first within a kind.
 """
 from collections.abc import Sequence
 
@@ -73,10 +73,10 @@ def upgrade() -> None:
 
 
 def _search_by_kind() -> None:
-    op.create_index('ix_search_doc_kind_id', 'search_doc', ['kind', 'id'])
     if op.get_bind().dialect.name != "sqlite":
         for kind in KINDS:
             op.execute(f"CREATE INDEX ix_search_doc_tsv_{kind} ON search_doc USING gin (tsv) WHERE kind = '{kind}'")
+            op.execute(f"CREATE INDEX ix_search_doc_newest_{kind} ON search_doc (id) WHERE kind = '{kind}'")
         op.execute("DROP INDEX ix_search_doc_tsv")
         return
     for name in ("search_doc_ai", "search_doc_ad", "search_doc_au"):
@@ -103,6 +103,7 @@ def _search_as_before() -> None:
         op.execute("CREATE INDEX ix_search_doc_tsv ON search_doc USING gin (tsv)")
         for kind in KINDS:
             op.execute(f"DROP INDEX ix_search_doc_tsv_{kind}")
+            op.execute(f"DROP INDEX ix_search_doc_newest_{kind}")
     else:
         for kind in KINDS:
             for suffix in ("ai", "ad", "au"):
@@ -118,7 +119,6 @@ def _search_as_before() -> None:
                    "INSERT INTO search_fts(search_fts, rowid, body, kind) VALUES ('delete', old.id, old.body, old.kind); "
                    "INSERT INTO search_fts(rowid, body, kind) VALUES (new.id, new.body, new.kind); END")
         op.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
-    op.drop_index('ix_search_doc_kind_id', 'search_doc')
 
 
 def downgrade() -> None:
