@@ -57,3 +57,19 @@ async def test_a_generated_message_is_found_by_search_folded_the_turkish_way(api
     assert found.status_code == 200
     texts = {m["text"] for m in found.json()["messages"]}
     assert wanted.text in texts
+
+
+async def test_a_regulars_sidebar_shows_the_newest_orders_and_how_many_more(server, session, generated) -> None:
+    customer = generated.order_heavy_threads[0]
+    total = (await _one(session, 'SELECT count(*) FROM "order" WHERE customer_id = :c', c=customer))[0]
+    newest = (await _one(session, 'SELECT number FROM "order" WHERE customer_id = :c '
+                                  "ORDER BY placed_at DESC, id DESC LIMIT 1", c=customer))[0]
+    oldest = (await _one(session, 'SELECT number FROM "order" WHERE customer_id = :c '
+                                  "ORDER BY placed_at, id LIMIT 1", c=customer))[0]
+    assert total > 10
+    cookie = await sign_in(server, "agent2@bench.onethread.test")
+    async with httpx.AsyncClient(base_url=server, cookies={"onethread_session": cookie}) as browser:
+        pane = (await browser.get(f"/inbox/threads/{customer}", headers={"HX-Request": "true"})).text
+    assert pane.count('class="order"') == 10
+    assert f"#{newest}<" in pane and f"#{oldest}<" not in pane
+    assert f"{total - 10} older orders" in pane
