@@ -73,3 +73,22 @@ async def test_a_regulars_sidebar_shows_the_newest_orders_and_how_many_more(serv
     assert pane.count('class="order"') == 10
     assert f"#{newest}<" in pane and f"#{oldest}<" not in pane
     assert f"{total - 10} older orders" in pane
+
+
+async def test_profiles_loaded_together_equal_profiles_loaded_one_by_one(session, generated) -> None:
+    from inbox.customers import profile
+    from inbox.customers import service as customers
+
+    with_suggestion = (await _one(session, "SELECT customer_id FROM mergesuggestion ORDER BY id LIMIT 1"))[0]
+    ids = [with_suggestion, *generated.order_heavy_threads[:5], *range(1, 30)]
+    found = [await customers.get(session, cid) for cid in ids]
+    together = await profile.load_many(session, found)
+    one_by_one = [await profile.load(session, cid) for cid in ids]
+
+    def shape(p: profile.Profile) -> tuple:
+        orders = [(o.id, [line.id for line in lines]) for o, lines in p.orders]
+        return (p.customer.id, [i.id for i in p.identities], orders, p.orders_total,
+                [x.id for x in p.preferences], p.thread.id, [s.id for s in p.suggestions])
+
+    assert [shape(p) for p in together] == [shape(p) for p in one_by_one]
+    assert any(p.suggestions for p in together) and any(len(p.orders) > 3 for p in together)
