@@ -38,7 +38,14 @@ def build_post(host: str, path: str, body: bytes, content_type: str, headers: di
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader) -> int:
+def build_get(host: str, path: str, headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """The status and the head of one response whose body is framed by Content-Length; the body is read past."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
@@ -47,7 +54,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
             length = int(line[15:])
     if length:
         await reader.readexactly(length)
-    return status
+    return status, head
 
 
 async def run(host: str, port: int, requests: Sequence[bytes], *, connections: int = 32,
@@ -69,7 +76,7 @@ async def run(host: str, port: int, requests: Sequence[bytes], *, connections: i
                 sent_at = time.perf_counter()
                 writer.write(requests[index])
                 result.sent += 1
-                status = await _read_response(reader)
+                status, _head = await read_response(reader)
                 result.latencies.append(time.perf_counter() - sent_at)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 if 200 <= status < 300:

@@ -25,6 +25,7 @@ from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
 from web import errors
 from web.routes import account, admin, api, live, ui, webhooks
+from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
 
@@ -64,6 +65,8 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
                   description="One conversation thread per customer, across every channel.")
     app.state.adapters = adapters
     errors.install(app)
+    # Outermost, so the figure covers routing, dependencies and error handling too.
+    app.add_middleware(ServerTiming)
     # Webhooks first: routes are matched in order, and providers send most of the requests.
     app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
     app.include_router(api.health)

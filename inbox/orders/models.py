@@ -1,7 +1,7 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Numeric
+from sqlalchemy import Index, Numeric
 from sqlmodel import Field, SQLModel
 
 from inbox.db import UTCDateTime, utcnow
@@ -9,6 +9,8 @@ from inbox.db import UTCDateTime, utcnow
 
 class Order(SQLModel, table=True):
     __tablename__ = "order"
+    # A customer's newest orders, for the sidebar.
+    __table_args__ = (Index("ix_order_customer_placed", "customer_id", "placed_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(max_length=100, unique=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -95,12 +95,17 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     return order, lines
 
 
-async def for_customer(session: AsyncSession, customer_id: int) -> list[OrderWithLines]:
-    """Newest order first, each with its lines."""
+async def for_customer(session: AsyncSession, customer_id: int, *, limit: int | None = None) -> list[OrderWithLines]:
+    """Newest order first (all of them, or the newest `limit`), each with its lines."""
     return await with_lines(session, (await session.execute(
         select(Order).where(col(Order.customer_id) == customer_id)
-        .order_by(col(Order.placed_at).desc(), col(Order.id).desc())
+        .order_by(col(Order.placed_at).desc(), col(Order.id).desc()).limit(limit)
     )).scalars().all())
+
+
+async def count_for_customer(session: AsyncSession, customer_id: int) -> int:
+    return int((await session.execute(
+        select(func.count()).select_from(Order).where(col(Order.customer_id) == customer_id))).scalar_one())
 
 
 async def with_lines(session: AsyncSession, found: Sequence[Order]) -> list[OrderWithLines]:

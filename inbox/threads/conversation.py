@@ -16,6 +16,8 @@ from inbox.threads.models import Thread
 
 # Channels a reply can go out on; a phone call is logged as a note, never "sent".
 _REPLYABLE = [channel for channel in Channel if channel != Channel.phone]
+# The sidebar shows a regular's newest orders, and how many more there are.
+SIDEBAR_ORDERS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +34,9 @@ class Conversation:
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
-    whole = await profile.load(session, thread.customer_id)
-    history = await messages.history(session, thread.customer_id, limit=limit)
+    whole = await profile.load(session, thread.customer_id, orders_limit=SIDEBAR_ORDERS)
+    # The profile already followed any merge to the customer's one thread: page it directly.
+    rows, older = await messages.page(session, [whole.thread.id or 0], limit=limit)
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
@@ -41,6 +44,7 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
     suggestions = [(suggestion, await customers.get(session, suggestion.other_id if suggestion.customer_id == me
                                                     else suggestion.customer_id))
                    for suggestion in whole.suggestions]
-    return Conversation(thread=whole.thread, profile=whole, messages=history.messages,
-                        attachments=history.attachments, older=history.next, reply_channels=channels,
+    return Conversation(thread=whole.thread, profile=whole, messages=rows,
+                        attachments=await messages.attachments_for(session, [m.id or 0 for m in rows]),
+                        older=older, reply_channels=channels,
                         default_channel=default or (channels[0] if channels else None), suggestions=suggestions)

@@ -10,12 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from inbox.customers.models import Customer
-from inbox.threads.models import Status, Thread
+from inbox.threads.models import Status, Thread, ThreadCount
 
 
 class View(StrEnum):
@@ -60,13 +60,14 @@ async def page(session: AsyncSession, view: View, *, user_id: int, limit: int = 
 
 
 async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
-    by_status: dict[str, int] = {status: n for status, n in (await session.execute(
-        select(col(Thread.status), func.count()).group_by(col(Thread.status)))).all()}
-    unassigned, mine = (await session.execute(select(
-        func.count().filter(col(Thread.assignee_id).is_(None)),
-        func.count().filter(col(Thread.assignee_id) == user_id),
-    ).where(col(Thread.status) == Status.open))).one()
-    return {View.unassigned: unassigned, View.mine: mine, View.open: by_status.get(Status.open, 0),
-            View.pending: by_status.get(Status.pending, 0), View.snoozed: by_status.get(Status.snoozed, 0),
-            View.resolved: by_status.get(Status.resolved, 0)}
-
+    """Every view's size, read from thread_count (a row per status and assignee), not the threads."""
+    found = dict.fromkeys(View, 0)
+    for status, assignee_id, n in (await session.execute(
+            select(col(ThreadCount.status), col(ThreadCount.assignee_id), col(ThreadCount.n)))).all():
+        if status == Status.open:
+            found[View.open] += n
+            found[View.unassigned] += n if assignee_id == 0 else 0
+            found[View.mine] += n if assignee_id == user_id else 0
+        elif status in (Status.pending, Status.snoozed, Status.resolved):
+            found[View(status)] += n
+    return found

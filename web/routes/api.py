@@ -99,7 +99,7 @@ async def search(session: SessionDep, settings: SettingsDep, _token: ApiTokenDep
     found = await find(session, q, region=settings.default_phone_region)
     attachments = await messages.attachments_for(session, [m.id or 0 for m, _ in found.messages])
     return SearchResults(
-        customers=[CustomerOut.of(await profile.load(session, c.id or 0)) for c in found.customers],
+        customers=[CustomerOut.of(whole) for whole in await profile.load_many(session, found.customers)],
         messages=[MessageOut.of(m, cid, attachments.get(m.id or 0, [])) for m, cid in found.messages],
         orders=[OrderOut.of(order, lines) for order, lines in found.orders],
     )

@@ -7,12 +7,12 @@ pybabel extract/update); they are compiled in memory at start-up, so there is no
 import functools
 import gettext
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, format_timedelta
+from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -48,6 +48,9 @@ def pick(preferred: str | None, accept_language: str) -> str:
     return DEFAULT
 
 
+# Babel formats a value in 30-100 µs, and a thread with its sidebar shows hundreds of times and
+# amounts: they are cached, by day and second for times, since the same ones recur page after page.
+@functools.lru_cache(maxsize=65_536)
 def money(amount: Decimal | float | int, currency: str, locale: str) -> str:
     text = format_currency(amount, currency, locale=_babel(locale))
     symbol = _SYMBOLS.get(currency.upper())
@@ -59,7 +62,25 @@ def number(value: Decimal | float | int, locale: str) -> str:
 
 
 def when(moment: datetime, locale: str) -> str:
-    return format_datetime(moment, "medium", tzinfo=UTC, locale=_babel(locale))
+    """format_datetime(moment, "medium") in UTC, assembled the way Babel does from cached halves."""
+    moment = moment.astimezone(UTC)
+    return (_datetime_pattern(locale).replace("{0}", _time(moment.hour, moment.minute, moment.second, locale))
+            .replace("{1}", _date(moment.date(), locale)))
+
+
+@functools.cache
+def _datetime_pattern(locale: str) -> str:
+    return str(get_datetime_format("medium", locale=_babel(locale))).replace("'", "")
+
+
+@functools.lru_cache(maxsize=16_384)
+def _date(day: date, locale: str) -> str:
+    return format_date(day, "medium", locale=_babel(locale))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _time(hour: int, minute: int, second: int, locale: str) -> str:
+    return format_time(time(hour, minute, second), "medium", locale=_babel(locale))
 
 
 def ago(moment: datetime, locale: str, *, now: datetime | None = None) -> str:
