@@ -104,6 +104,8 @@ async def _attach(session: AsyncSession, message_id: int, files: Sequence[Stored
     await messages.add_files(session, message_id, [
         {"filename": file.filename[:255], "content_type": file.content_type[:120], "size": file.size,
          "sha256": file.sha256} for file in files])
+    if files:
+        await session.flush()
 
 
 async def _by_idempotency_key(session: AsyncSession, key: str | None) -> Message:
