@@ -219,6 +219,15 @@ class TestRetry:
         assert refused.status_code == 409
 
 
+class TestThreadInTurkish:
+    async def test_system_lines_and_delivery_marks_speak_the_agents_language(self, web_app, agent,
+                                                                            ingest_config) -> None:
+        thread_id = await _customer(web_app, ingest_config)
+        page = await agent.client.get(f"/inbox/threads/{thread_id}/messages", headers={"Accept-Language": "tr-TR"})
+        assert "Görüşme açıldı" in page.text and "case opened" not in page.text
+        assert 'aria-label="WhatsApp"' in page.text
+
+
 class TestWindow:
     async def test_a_closed_whatsapp_window_is_announced_with_the_alternative_and_refused(
             self, web_app, agent, ingest_config) -> None:

@@ -170,7 +170,10 @@
 
   // Asked once, on the first use of the composer: browsers only allow it after a gesture.
   document.addEventListener("focusin", (event) => {
-    if (event.target.closest(".composer") && "Notification" in window && Notification.permission === "default") {
+    const form = event.target.closest(".composer");
+    // The r/n shortcuts pick Reply or Note without a change event: bring the notice in line here.
+    if (form) showWindow(form);
+    if (form && "Notification" in window && Notification.permission === "default") {
       Notification.requestPermission().catch(() => {});
     }
   });
