@@ -10,6 +10,7 @@ from inbox import canned
 from inbox.agents.models import Role
 from inbox.channels import AddressKind, Channel
 from inbox.customers import service as customers
+from inbox.customers.models import Identity
 from inbox.db import transaction, utcnow
 from inbox.events import DeliveryStatus, Direction, InboundMessage, Party
 from inbox.ingest import ingest
@@ -46,15 +47,22 @@ async def _open(chromium: Browser, server: str, email: str, *, width: int = 1440
     return page
 
 
+async def _sule_writes(web_app, ingest_config) -> Identity:
+    """Şule writes in on WhatsApp; returns that identity."""
+    await customer_writes(web_app.state.sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
+                          "Merhaba, kargom nerede?")
+    async with web_app.state.sessions() as session:
+        identity = await customers.find_identity(session, channel=Channel.whatsapp, address="+905321234567")
+    assert identity is not None
+    return identity
+
+
 class TestSuggestions:
     async def test_slash_inserts_a_canned_response_filled_for_the_customer(self, chromium: Browser, server, web_app,
                                                                            sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent, name="Ayşe Demir")
-        await customer_writes(web_app.state.sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
-                              "Merhaba, kargom nerede?")
+        identity = await _sule_writes(web_app, ingest_config)
         async with transaction(web_app.state.sessions) as session:
-            identity = await customers.find_identity(session, channel=Channel.whatsapp, address="+905321234567")
-            assert identity is not None
             await make_order(session, customer_id=identity.customer_id, external_id="1002", status="shipped")
             await canned.save(session, shortcut="kargo", title="Kargo durumu",
                               body="Merhaba {{customer.first_name}}, #{{order.number}} siparişiniz: {{order.status}}.")
@@ -80,8 +88,7 @@ class TestSuggestions:
                                                             ingest_config) -> None:
         ayse = await make_user(sessions, Role.agent, email="ayse@shop.example", name="Ayşe Demir")
         mehmet = await make_user(sessions, Role.agent, email="mehmet@shop.example", name="Mehmet Kaya")
-        await customer_writes(web_app.state.sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
-                              "Merhaba, kargom nerede?")
+        await _sule_writes(web_app, ingest_config)
         colleague = await (await chromium.new_context(viewport={"width": 1440, "height": 900},
                                                       locale="en-US")).new_page()
         await sign_in(colleague, server, mehmet)
@@ -107,11 +114,8 @@ class TestFilesAndDelivery:
     async def test_an_attached_image_shows_as_a_thumbnail_and_a_failed_reply_offers_retry(
             self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent, name="Ayşe Demir")
-        await customer_writes(web_app.state.sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
-                              "Merhaba, kargom nerede?")
+        identity = await _sule_writes(web_app, ingest_config)
         async with transaction(web_app.state.sessions) as session:
-            identity = await customers.find_identity(session, channel=Channel.whatsapp, address="+905321234567")
-            assert identity is not None
             thread = await threads.for_customer(session, identity.customer_id)
             # Replies the provider already confirmed, one per tick.
             for index, status in enumerate((DeliveryStatus.sent, DeliveryStatus.delivered, DeliveryStatus.read)):
@@ -174,11 +178,8 @@ class TestWindow:
     async def test_on_a_phone_the_composer_fits(self, chromium: Browser, server, web_app, sessions,
                                                ingest_config) -> None:
         email = await make_user(sessions, Role.agent, name="Ayşe Demir")
-        await customer_writes(web_app.state.sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
-                              "Merhaba, kargom nerede?")
+        identity = await _sule_writes(web_app, ingest_config)
         async with web_app.state.sessions() as session:
-            identity = await customers.find_identity(session, channel=Channel.whatsapp, address="+905321234567")
-            assert identity is not None
             thread_id = (await threads.for_customer(session, identity.customer_id)).id
         page = await (await chromium.new_context(viewport={"width": 390, "height": 844}, locale="en-US")).new_page()
         await sign_in(page, server, email)
