@@ -246,3 +246,14 @@ class TestWindow:
                                    data={"kind": "reply", "channel": "whatsapp", "text": "Merhaba"})
         assert refused.status_code == 422 and "window is closed" in refused.text
         assert await _count(web_app, Message) == before
+
+    async def test_a_late_messenger_reply_goes_out_with_the_human_agent_tag(self, web_app, agent,
+                                                                            ingest_config) -> None:
+        thread_id = await _customer(web_app, ingest_config, channel=Channel.messenger, address="psid-7781",
+                                    ago=timedelta(days=3), provider_id="m_1")
+        page = await agent.client.get(f"/inbox/threads/{thread_id}", headers={"HX-Request": "true"})
+        assert re.search(r'data-window-channel="messenger"[^>]*>[^<]*HUMAN_AGENT', page.text)
+        sent = await agent.post(f"/inbox/threads/{thread_id}/messages",
+                                data={"kind": "reply", "channel": "messenger", "text": "Merhaba, yardımcı olayım"})
+        assert sent.status_code == 200
+        assert (await _message(web_app, direction="outbound")).extra == {"tag": "HUMAN_AGENT"}
