@@ -17,6 +17,9 @@ _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.paren
                    autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"])
 _ENV.policies["ext.i18n.trimmed"] = True
 _ENV.globals.update(TEMPLATE_HELPERS)
+# The icon macros as globals: loaded once per process, not imported again for every list row.
+_ICONS = _ENV.get_template("_icons.html").module
+_ENV.globals.update({name: getattr(_ICONS, name) for name in ("channel_icon", "channel_name", "delivery_mark")})
 TEMPLATES = Jinja2Templates(env=_ENV)
 
 
