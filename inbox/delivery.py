@@ -29,8 +29,9 @@ from inbox.channels import Channel
 from inbox.customers.models import Identity
 from inbox.db import after_commit, transaction, utcnow
 from inbox.errors import Conflict, NotFound
-from inbox.events import DeliveryStatus, Direction, OutboundMessage, SendFailed, SendResult
-from inbox.messages.models import Message
+from inbox.events import DeliveryStatus, Direction, OutboundMessage, OutgoingFile, SendFailed, SendResult
+from inbox.files import FileStore
+from inbox.messages.models import Attachment, Message
 from inbox.realtime import emit
 from inbox.threads.models import Thread
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "delivery interrupted: may or may not have reached the customer; check before retrying"
 NOT_CONFIGURED = "channel not configured"
 NO_ADDRESS = "the customer has no address on this channel"
+NO_FILES = "the attachments are not in the file store"
 # Email threading needs the conversation's ids; a long history only needs its recent end.
 MAX_REFERENCES = 50
 
@@ -171,13 +173,18 @@ async def retry(session: AsyncSession, message_id: int) -> Message:
 
 
 async def deliver_next(sessions: async_sessionmaker[AsyncSession], senders: Mapping[Channel, Sender], *,
-                       worker_id: str, policy: Policy, rng: random.Random | None = None) -> int | None:
-    """Claim, send and record one due message; returns its id, or None when nothing is due."""
+                       worker_id: str, policy: Policy, rng: random.Random | None = None,
+                       files: FileStore | None = None) -> int | None:
+    """Claim, send and record one due message; returns its id, or None when nothing is due.
+
+    `files` is where attachments live; without it a message with attachments fails rather than
+    going out without them.
+    """
     async with transaction(sessions) as session:
         message = await claim_next(session, worker_id=worker_id, now=utcnow())
         if message is None:
             return None
-        claim = await _describe(session, message, worker_id=worker_id, senders=senders)
+        claim = await _describe(session, message, worker_id=worker_id, senders=senders, files=files)
     # The claim is committed: from here on a crash leaves 'sending', never a second send.
     if claim.outbound is None:
         outcome: SendResult | SendFailed = SendFailed(claim.problem or NO_ADDRESS, transient=False)
@@ -206,7 +213,8 @@ async def deliver_next(sessions: async_sessionmaker[AsyncSession], senders: Mapp
 async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mapping[Channel, Sender], *,
                      stop: asyncio.Event, wake: asyncio.Event, worker_id: str, max_attempts: int,
                      lease_seconds: float, backoff_base: float = 5.0, backoff_cap: float = 600.0,
-                     poll_seconds: float = 10.0, rng: random.Random | None = None) -> None:
+                     poll_seconds: float = 10.0, rng: random.Random | None = None,
+                     files: FileStore | None = None) -> None:
     """Send queued messages until `stop` is set; `wake` (set after a reply commits) cuts a sleep short.
 
     poll_seconds bounds every sleep, so replies queued by another process are picked up too.
@@ -221,7 +229,7 @@ async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mappin
             async with transaction(sessions) as session:
                 await recover_stale(session, now=utcnow(), lease_seconds=lease_seconds)
             while not stop.is_set() and await deliver_next(sessions, senders, worker_id=worker_id,
-                                                           policy=policy, rng=rng) is not None:
+                                                           policy=policy, rng=rng, files=files) is not None:
                 pass
             async with sessions() as session:
                 delay = await _seconds_until_due(session, now=utcnow(), lease_seconds=lease_seconds,
@@ -236,7 +244,7 @@ async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mappin
 
 
 async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
-                    senders: Mapping[Channel, Sender]) -> _Claim:
+                    senders: Mapping[Channel, Sender], files: FileStore | None) -> _Claim:
     thread = await session.get(Thread, message.thread_id)
     claim = _Claim(message_id=message.id or 0, thread_id=message.thread_id,
                    customer_id=thread.customer_id if thread else None, channel=message.channel,
@@ -255,10 +263,18 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
         .order_by(col(Message.at).desc(), col(Message.id).desc())
         .limit(MAX_REFERENCES)
     )).scalars().all()
+    attached = (await session.execute(
+        select(Attachment).where(col(Attachment.message_id) == message.id).order_by(col(Attachment.id))
+    )).scalars().all()
+    if attached and (files is None or any(a.sha256 is None for a in attached)):
+        return replace(claim, problem=NO_FILES)
+    outgoing = tuple(OutgoingFile(filename=a.filename, content_type=a.content_type, size=a.size,
+                                  path=str(files.path_for(a.sha256 or ""))) for a in attached if files)
+    tag = message.extra.get("tag") if isinstance(message.extra, dict) else None
     return replace(claim, outbound=OutboundMessage(
         message_id=message.id or 0, channel=channel, to=identity.address, text=message.text,
         subject=message.subject, html=message.html, references=tuple(str(ref) for ref in reversed(references)),
-        author_name=message.author_name or None,
+        author_name=message.author_name or None, files=outgoing, extra={"tag": tag} if tag else {},
     ))
 
 

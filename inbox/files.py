@@ -3,9 +3,20 @@
 import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from inbox.errors import Invalid
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file already in the store, to be attached to a message."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
 
 
 class FileStore:
@@ -37,3 +48,8 @@ class FileStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()
+
+    def check_size(self, size: int) -> None:
+        """Refuse before storing anything: one oversized file rejects the whole message."""
+        if size > self.max_bytes:
+            raise Invalid("file", f"larger than {self.max_bytes} bytes")

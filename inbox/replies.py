@@ -1,17 +1,24 @@
 """What agents write into a thread: replies (queued for delivery) and internal notes."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from inbox import mentions
 from inbox.channels import Channel
 from inbox.customers import service as customers
 from inbox.customers.models import Identity
 from inbox.db import after_commit
 from inbox.errors import Invalid
 from inbox.events import DeliveryStatus, Direction
+from inbox.files import StoredFile
 from inbox.messages import service as messages
 from inbox.messages.models import Message
+from inbox.realtime import emit
+from inbox.text import preview
 from inbox.threads import service as threads
 
 MAX_TEXT = 10_000
@@ -40,8 +47,12 @@ async def reply_identity(session: AsyncSession, customer_id: int, channel: Chann
 
 async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Channel, text: str,
                       author_user_id: int | None = None, author_name: str = "",
-                      idempotency_key: str | None = None) -> Message:
-    """Store the reply as queued in the caller's transaction; the delivery worker sends it after commit."""
+                      idempotency_key: str | None = None, files: Sequence[StoredFile] = (),
+                      extra: dict[str, Any] | None = None) -> Message:
+    """Store the reply as queued in the caller's transaction; the delivery worker sends it after commit.
+
+    `extra` travels to the adapter (OutboundMessage.extra), e.g. the Messenger tag a late reply needs.
+    """
     if channel == Channel.phone:
         raise Invalid("channel", "phone is for logging calls; reply on a messaging channel")
     body = _clean(text)
@@ -51,9 +62,10 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
     message_id = await messages.append(session, thread, messages.NewMessage(
         direction=Direction.outbound, channel=channel, text=body, author_type="agent",
         author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
-        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key))
+        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra=extra))
     if message_id is None:
         return await _by_idempotency_key(session, idempotency_key)
+    await _attach(session, message_id, files)
     await threads.record_first_response(session, thread, at=thread.last_activity_at)
     wake = session.info.get("wake_delivery")
     if wake is not None:
@@ -63,18 +75,37 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
 
 async def add_note(session: AsyncSession, *, customer_id: int, text: str, channel: Channel | None = None,
                    author_user_id: int | None = None, author_name: str = "",
-                   idempotency_key: str | None = None) -> Message:
-    """An internal note: never sent. Its channel is only where it was written (a call, a chat)."""
+                   idempotency_key: str | None = None, files: Sequence[StoredFile] = ()) -> Message:
+    """An internal note: never sent. Its channel is only where it was written (a call, a chat).
+
+    Colleagues it @mentions are stored in extra["mentions"] (ids) and told through a live
+    "note.mention" event addressed to them.
+    """
     body = _clean(text)
     customer = await customers.get(session, customer_id)
     thread = await threads.for_customer(session, customer.id or 0)
+    named = mentions.mentioned(body, await mentions.candidates(session, limit=10_000))
+    extra = {"mentions": [user.id for user in named], "mention_names": [user.name for user in named]} if named else {}
     message_id = await messages.append(session, thread, messages.NewMessage(
         direction=Direction.note, channel=channel or thread.last_channel or Channel.phone, text=body,
-        author_type="agent",
-        author_user_id=author_user_id, author_name=author_name, idempotency_key=idempotency_key))
+        author_type="agent", author_user_id=author_user_id, author_name=author_name,
+        idempotency_key=idempotency_key, extra=extra))
     if message_id is None:
         return await _by_idempotency_key(session, idempotency_key)
+    await _attach(session, message_id, files)
+    if told := [user.id for user in named if user.id != author_user_id]:
+        await emit(session, "note.mention", thread_id=thread.id, customer_id=customer.id,
+                   data={"message_id": message_id, "user_ids": told, "author_name": author_name,
+                         "customer_name": customer.name, "preview": preview(body, 120)})
     return await messages.get(session, message_id)
+
+
+async def _attach(session: AsyncSession, message_id: int, files: Sequence[StoredFile]) -> None:
+    await messages.add_files(session, message_id, [
+        {"filename": file.filename[:255], "content_type": file.content_type[:120], "size": file.size,
+         "sha256": file.sha256} for file in files])
+    if files:
+        await session.flush()
 
 
 async def _by_idempotency_key(session: AsyncSession, key: str | None) -> Message:

@@ -24,7 +24,7 @@ from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
 from web import errors
-from web.routes import account, admin, api, live, ui, webhooks
+from web.routes import account, admin, api, composer, live, ui, webhooks
 from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
@@ -50,7 +50,7 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
         app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
         stop = asyncio.Event()
-        workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake)
+        workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files)
         try:
             yield
         finally:
@@ -74,6 +74,7 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app.include_router(ui.router)
     app.include_router(admin.router)
     app.include_router(account.router)
+    app.include_router(composer.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app
@@ -84,11 +85,12 @@ def load_adapters() -> list[Adapter]:
 
 
 def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSession], adapters: list[Adapter], *,
-                  stop: asyncio.Event, wake: asyncio.Event) -> list[asyncio.Task[None]]:
+                  stop: asyncio.Event, wake: asyncio.Event, files: FileStore | None = None) -> list[asyncio.Task[None]]:
     senders = {adapter.channel: adapter for adapter in adapters if adapter.configured}
     worker = run_worker(sessions, senders, stop=stop, wake=wake,
                         worker_id=f"{socket.gethostname()}:{os.getpid()}"[:80],
-                        max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds)
+                        max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds,
+                        files=files)
     return [asyncio.create_task(worker, name="delivery-worker")]
 
 

@@ -10,9 +10,11 @@ from inbox.customers import profile
 from inbox.customers import service as customers
 from inbox.customers.models import Customer, MergeSuggestion
 from inbox.customers.profile import Profile
+from inbox.db import utcnow
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
 from inbox.threads.models import Thread
+from inbox.windows import Window, for_identities
 
 # Channels a reply can go out on; a phone call is logged as a note, never "sent".
 _REPLYABLE = [channel for channel in Channel if channel != Channel.phone]
@@ -31,6 +33,8 @@ class Conversation:
     default_channel: str | None
     # Open merge suggestions, each with the other customer as it stands now.
     suggestions: Sequence[tuple[MergeSuggestion, Customer]]
+    # Each reply channel's messaging window, for the composer's notice.
+    windows: dict[str, Window]
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
@@ -47,4 +51,5 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
     return Conversation(thread=whole.thread, profile=whole, messages=rows,
                         attachments=await messages.attachments_for(session, [m.id or 0 for m in rows]),
                         older=older, reply_channels=channels,
-                        default_channel=default or (channels[0] if channels else None), suggestions=suggestions)
+                        default_channel=default or (channels[0] if channels else None), suggestions=suggestions,
+                        windows=for_identities(whole.identities, channels, now=utcnow()))

@@ -28,16 +28,20 @@ from inbox.channels import AddressKind, Channel
 from inbox.db import make_engine, make_sessionmaker, transaction, utcnow
 from inbox.delivery import (
     INTERRUPTED,
+    NO_FILES,
     NOT_CONFIGURED,
+    Policy,
     Sender,
     backoff_delay,
     claim_next,
+    deliver_next,
     recover_stale,
     retry,
     run_worker,
 )
 from inbox.errors import Conflict
 from inbox.events import InboundMessage, OutboundMessage, Party, SendFailed, SendResult
+from inbox.files import StoredFile
 from inbox.ingest import IngestConfig, ingest
 from inbox.messages.models import Message
 from inbox.realtime import LocalHub
@@ -349,6 +353,37 @@ class TestRetry:
         with pytest.raises(Conflict):
             async with transaction(sessions) as session:
                 await retry(session, message_id)
+
+
+class TestAttachments:
+    async def test_files_and_the_messenger_tag_reach_the_adapter(self, sessions, ingest_config, file_store):
+        customer_id = await _customer(sessions, ingest_config)
+        stored = StoredFile(filename="fatura.pdf", content_type="application/pdf", size=9,
+                            sha256=file_store.put(b"%PDF-1.7\n"))
+        async with transaction(sessions) as session:
+            message = await queue_reply(session, customer_id=customer_id, channel=Channel.whatsapp, text="ekte",
+                                        files=[stored], extra={"tag": "HUMAN_AGENT"})
+        sender = Scripted()
+        policy = Policy(max_attempts=3, lease_seconds=30)
+        assert await deliver_next(sessions, {Channel.whatsapp: sender}, worker_id="w1", policy=policy,
+                                  files=file_store) == message.id
+        [sent] = sender.sent
+        assert [(f.filename, f.content_type, f.size) for f in sent.files] == [("fatura.pdf", "application/pdf", 9)]
+        assert sent.files[0].path == str(file_store.path_for(stored.sha256))
+        assert sent.extra == {"tag": "HUMAN_AGENT"}
+
+    async def test_without_the_file_store_a_reply_with_files_fails_instead_of_going_out_bare(
+            self, sessions, ingest_config, file_store):
+        customer_id = await _customer(sessions, ingest_config)
+        stored = StoredFile(filename="a.txt", content_type="text/plain", size=1, sha256=file_store.put(b"a"))
+        async with transaction(sessions) as session:
+            message = await queue_reply(session, customer_id=customer_id, channel=Channel.whatsapp, text="ekte",
+                                        files=[stored])
+        sender = Scripted()
+        await deliver_next(sessions, {Channel.whatsapp: sender}, worker_id="w1",
+                           policy=Policy(max_attempts=3, lease_seconds=30))
+        failed = await _load(sessions, message.id or 0)
+        assert sender.sent == [] and (failed.delivery_status, failed.error) == ("failed", NO_FILES)
 
 
 # --- other processes ----------------------------------------------------------------------------

@@ -7,12 +7,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from inbox.agents import signin
 from inbox.agents.signin import SignedIn
-from inbox.channels import Channel
 from inbox.customers import merge as merges
 from inbox.customers import service as customers
-from inbox.errors import Invalid, NotFound
+from inbox.errors import NotFound
 from inbox.realtime import last_event_id
-from inbox.replies import add_note, queue_reply
 from inbox.threads import conversation, views
 from inbox.threads import service as threads
 from inbox.threads.models import Status, Thread
@@ -118,22 +116,6 @@ async def messages_fragment(request: Request, session: SessionDep, _found: Agent
     thread = await threads.get(session, thread_id)
     await threads.mark_read(session, thread)
     return pages.render(request, "_messages.html", {"pane": await conversation.load(session, thread)})
-
-
-@router.post("/inbox/threads/{thread_id}/messages")
-async def write(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
-                text: Annotated[str, Form(max_length=10_000)], kind: Annotated[Literal["reply", "note"], Form()],
-                channel: Annotated[Channel | None, Form()] = None, view: View = View.unassigned) -> Response:
-    thread = await threads.get(session, thread_id)
-    if kind == "note":
-        await add_note(session, customer_id=thread.customer_id, text=text, channel=channel,
-                       author_user_id=found.user.id, author_name=found.user.name)
-    elif channel is None:
-        raise Invalid("channel", "pick the channel to reply on")
-    else:
-        await queue_reply(session, customer_id=thread.customer_id, channel=channel, text=text,
-                          author_user_id=found.user.id, author_name=found.user.name)
-    return await _pane(request, session, thread, view)
 
 
 @router.post("/inbox/threads/{thread_id}/status")

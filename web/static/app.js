@@ -124,6 +124,7 @@
     seen.add(event.id);
     if (seen.size > 2000) seen.delete(seen.values().next().value);
     lastId = Math.max(lastId, event.id);
+    document.dispatchEvent(new CustomEvent("onethread:live", { detail: event }));
     schedule(event);
     if (event.kind === "message.created" && event.data.direction === "inbound" && document.hidden &&
         "Notification" in window && Notification.permission === "granted") {

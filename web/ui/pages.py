@@ -9,12 +9,17 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from web.ui import i18n
+from web.ui.message_view import TEMPLATE_HELPERS
 
 # Autoescape on for every template: each customer-supplied string is escaped unless a template
 # says otherwise, and none does for customer text (sanitized HTML goes through nh3 first).
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
                    autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"])
 _ENV.policies["ext.i18n.trimmed"] = True
+_ENV.globals.update(TEMPLATE_HELPERS)
+# The icon macros as globals: loaded once per process, not imported again for every list row.
+_ICONS = _ENV.get_template("_icons.html").module
+_ENV.globals.update({name: getattr(_ICONS, name) for name in ("channel_icon", "channel_name", "delivery_mark")})
 TEMPLATES = Jinja2Templates(env=_ENV)
 
 

@@ -1,0 +1,43 @@
+"""How stored messages read in the thread: system lines in the agent's language, mentions, delivery.
+
+System lines ("event" messages) are stored in English for the API and search; the thread shows them
+from their `extra["event"]` key through gettext, and falls back to the stored text for a key it does
+not know.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from inbox.delivery import INTERRUPTED
+from inbox.mentions import parts as mention_parts
+from inbox.windows import alternative as window_alternative
+
+# The merged customer's name is only in the stored English line; read it back from there.
+_MERGED = re.compile(r"^merged (?P<name>.+) into this customer$")
+_UNMERGED = re.compile(r"^undid the merge of (?P<name>.+) into this customer$")
+
+
+def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str], str]) -> str:
+    key = (extra or {}).get("event")
+    fixed = {
+        "case.opened": gettext("Conversation opened"),
+        "case.reopened": gettext("Conversation reopened"),
+        "case.woke": gettext("Conversation woke up: the customer wrote"),
+    }
+    if key in fixed:
+        return fixed[str(key)]
+    for event, pattern, line in (("customer.merged", _MERGED, gettext("Merged %(name)s into this customer")),
+                                 ("customer.unmerged", _UNMERGED,
+                                  gettext("Undid the merge of %(name)s into this customer"))):
+        if key == event and (found := pattern.match(text)):
+            return line % {"name": found.group("name")}
+    return text
+
+
+def interrupted(error: str | None) -> bool:
+    return error == INTERRUPTED
+
+
+TEMPLATE_HELPERS: dict[str, Any] = {"event_line": event_line, "mention_parts": mention_parts,
+                                    "delivery_interrupted": interrupted, "window_alternative": window_alternative}
