@@ -10,7 +10,7 @@ from inbox.customers.models import Customer, Identity, MergeSuggestion
 from inbox.orders import service as orders
 from inbox.orders.models import Order, OrderLine
 from inbox.preferences import service as preferences
-from inbox.preferences.models import Preference
+from inbox.preferences.models import Consent, Preference
 from inbox.threads import service as threads
 from inbox.threads.models import Thread
 
@@ -21,6 +21,8 @@ class Profile:
     identities: Sequence[Identity]
     orders: Sequence[tuple[Order, Sequence[OrderLine]]]
     preferences: Sequence[Preference]
+    # The consent in force per (channel, purpose).
+    consents: Sequence[Consent]
     thread: Thread
     suggestions: Sequence[MergeSuggestion]
 
@@ -33,6 +35,7 @@ async def load(session: AsyncSession, customer_id: int) -> Profile:
         identities=await customers.identities(session, survivor),
         orders=await orders.for_customer(session, survivor),
         preferences=await preferences.for_customer(session, survivor),
+        consents=await preferences.consents_in_force(session, survivor),
         thread=await threads.for_customer(session, survivor),
         suggestions=await customers.open_suggestions(session, survivor),
     )

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inbox import tags as case_tags
+from inbox.agents import teams as agent_teams
+from inbox.agents.models import Tag, Team, User
+from inbox.agents.service import active_agents
 from inbox.channels import Channel
 from inbox.customers import profile
 from inbox.customers import service as customers
@@ -29,6 +33,11 @@ class Conversation:
     default_channel: str | None
     # Open merge suggestions, each with the other customer as it stands now.
     suggestions: Sequence[tuple[MergeSuggestion, Customer]]
+    # The current case's tags, and what the thread's action menus offer.
+    tags: Sequence[Tag]
+    tag_catalog: Sequence[Tag]
+    agents: Sequence[User]
+    teams: Sequence[Team]
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
@@ -43,4 +52,7 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
                    for suggestion in whole.suggestions]
     return Conversation(thread=whole.thread, profile=whole, messages=history.messages,
                         attachments=history.attachments, older=history.next, reply_channels=channels,
-                        default_channel=default or (channels[0] if channels else None), suggestions=suggestions)
+                        default_channel=default or (channels[0] if channels else None), suggestions=suggestions,
+                        tags=await case_tags.of_case(session, whole.thread.case_id),
+                        tag_catalog=await case_tags.all_tags(session), agents=await active_agents(session),
+                        teams=await agent_teams.all_teams(session))
