@@ -12,7 +12,8 @@ from sqlmodel import col
 
 from inbox.agents.models import Tag
 from inbox.errors import Conflict, Invalid, NotFound
-from inbox.threads.models import CaseTag
+from inbox.realtime import emit
+from inbox.threads.models import Case, CaseTag
 
 
 def _clean(name: str) -> str:
@@ -77,4 +78,7 @@ async def set_case_tags(session: AsyncSession, case_id: int, tag_ids: Sequence[i
     await session.execute(delete(CaseTag).where(col(CaseTag.case_id) == case_id))
     if wanted:
         await session.execute(insert(CaseTag), [{"case_id": case_id, "tag_id": tag_id} for tag_id in sorted(wanted)])
+    # Open inboxes re-count their tag views on this.
+    thread_id = (await session.execute(select(col(Case.thread_id)).where(col(Case.id) == case_id))).scalar_one_or_none()
+    await emit(session, "case.tagged", thread_id=thread_id, data={"case_id": case_id, "tag_ids": sorted(wanted)})
     return await of_case(session, case_id)

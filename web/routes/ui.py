@@ -41,6 +41,7 @@ def _view(view: str = View.unassigned.value) -> ViewId:
 
 # Rows per page of the list; the next page loads when the last row scrolls into view.
 LIST_PAGE = 50
+LIST_REFRESH_MAX = 500
 # Which view the agent is in: "open", "channel:whatsapp", "tag:3", "team:2".
 ViewDep = Annotated[ViewId, Depends(_view)]
 
@@ -120,8 +121,11 @@ async def thread_page(request: Request, session: SessionDep, found: AgentDep, th
 
 @router.get("/inbox/list")
 async def list_fragment(request: Request, session: SessionDep, found: AgentDep, view: ViewDep,
-                        selected: int = 0, after: str = "") -> Response:
-    """The list and the view counts, for a live refresh; with `after`, only the next page's rows."""
+                        selected: int = 0, after: str = "", loaded: int = 0) -> Response:
+    """The list and the view counts, for a live refresh; with `after`, only the next page's rows.
+
+    A refresh keeps as many rows as the agent had scrolled to (`loaded`), up to a bound.
+    """
     if after:
         rows = await views.page(session, view, user_id=found.user.id or 0, limit=LIST_PAGE,
                                 after=views.parse_cursor(after))
@@ -129,7 +133,8 @@ async def list_fragment(request: Request, session: SessionDep, found: AgentDep, 
             "view": view, "rows": rows, "selected_id": selected, "rows_only": True,
             "agents": await active_agents(session),
             "more": views.cursor_after(rows[-1]) if len(rows) == LIST_PAGE else None})
-    return pages.render(request, "_list_refresh.html", await _inbox(session, found, view, selected_id=selected))
+    return pages.render(request, "_list_refresh.html", await _inbox(
+        session, found, view, selected_id=selected, limit=min(max(loaded, LIST_PAGE), LIST_REFRESH_MAX)))
 
 
 @router.get("/inbox/threads/{thread_id}/messages")
@@ -179,12 +184,13 @@ async def _pane(request: Request, session: SessionDep, thread: Thread, view: Vie
     return pages.render(request, "_thread.html", {"pane": await conversation.load(session, thread), "view": view})
 
 
-async def _inbox(session: SessionDep, found: SignedIn, view: ViewId, *, selected_id: int = 0) -> dict[str, Any]:
+async def _inbox(session: SessionDep, found: SignedIn, view: ViewId, *, selected_id: int = 0,
+                 limit: int = LIST_PAGE) -> dict[str, Any]:
     user_id = found.user.id or 0
-    rows = await views.page(session, view, user_id=user_id, limit=LIST_PAGE)
+    rows = await views.page(session, view, user_id=user_id, limit=limit)
     return {"section": "inbox", "view": view, "views": list(View),
             "counts": await views.counts(session, user_id=user_id),
             "family_counts": await views.family_counts(session), "tag_catalog": await tags.all_tags(session),
             "teams": await agent_teams.all_teams(session), "agents": await active_agents(session),
-            "rows": rows, "more": views.cursor_after(rows[-1]) if len(rows) == LIST_PAGE else None,
+            "rows": rows, "more": views.cursor_after(rows[-1]) if len(rows) == limit else None,
             "selected_id": selected_id, "live_after": await last_event_id(session)}

@@ -67,7 +67,9 @@
 
   const keys = {
     x: () => {
-      const box = document.querySelector("#list .conversation.selected .pick");
+      const open = document.querySelector("#thread[data-thread-id]")?.dataset.threadId;
+      const box = document.querySelector("#list .conversation.selected .pick") ||
+        document.querySelector(`#list .conversation[data-thread-id="${open}"] .pick`);
       if (box) { pick(box, !box.checked); lastPicked = box; showToolbar(); }
     },
     s: () => openMenu("#thread .snooze-menu"),
@@ -87,6 +89,15 @@
     if (event.target.closest("input, textarea, select, [contenteditable]")) return;
     const action = keys[event.key];
     if (action) { event.preventDefault(); action(); }
+  });
+
+  // A live refresh of the list keeps every row the agent had scrolled to, not only the first page.
+  document.addEventListener("htmx:configRequest", function (event) {
+    const path = event.detail.path || "";
+    if (path.startsWith("/inbox/list") && !path.includes("after=")) {
+      const loaded = document.querySelectorAll("#list .conversation").length;
+      if (loaded > 50) event.detail.parameters.loaded = loaded;
+    }
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
