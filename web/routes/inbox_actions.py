@@ -156,10 +156,7 @@ async def rename(request: Request, session: SessionDep, _found: AgentDep, thread
 async def save_note(request: Request, session: SessionDep, _found: AgentDep, thread_id: int, view: ViewDep,
                     note: Annotated[str, Form(max_length=5000)] = "") -> Response:
     thread = await threads.get(session, thread_id)
-    customer = await customers.get(session, thread.customer_id)
-    customer.note, customer.updated_at = note.strip(), utcnow()
-    session.add(customer)
-    await session.flush()
+    await customers.set_note(session, thread.customer_id, note=note)
     return await _sidebar(request, session, thread, view, note_saved=True)
 
 
