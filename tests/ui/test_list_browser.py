@@ -67,6 +67,9 @@ class TestViewsAndBulk:
 
         await page.locator(".views a", has_text="All open").click()
         await expect(page.locator(".conversation")).to_have_count(5)
+        # The live connection replays recent events when it opens, and the list refreshes once on them.
+        await expect(page.locator("body")).to_have_attribute("data-live", "on")
+        await page.wait_for_load_state("networkidle")
         toolbar = page.locator(".bulk")
         await expect(toolbar).to_be_hidden()
         # One click, a shift-click for the range below it: three selected.

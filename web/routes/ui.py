@@ -35,14 +35,17 @@ from web.ui.security import (
 router = APIRouter(include_in_schema=False)
 
 
+# Rows per page of the list; the next page loads when the last row scrolls into view. A live
+# refresh re-renders the rows already scrolled to, up to the second bound.
+LIST_PAGE = 50
+LIST_REFRESH_MAX = 500
+
+
 def _view(view: str = View.unassigned.value) -> ViewId:
     return ViewId.parse(view)
 
 
-# Rows per page of the list; the next page loads when the last row scrolls into view.
-LIST_PAGE = 50
-LIST_REFRESH_MAX = 500
-# Which view the agent is in: "open", "channel:whatsapp", "tag:3", "team:2".
+# Which view the agent is in: "open", "channel:whatsapp", "tag:3", "team:2"; another is a 422.
 ViewDep = Annotated[ViewId, Depends(_view)]
 
 
