@@ -33,6 +33,16 @@ async def _page(chromium: Browser, width: int = 1440, height: int = 900) -> Page
     return await (await chromium.new_context(viewport={"width": width, "height": height}, locale="en-US")).new_page()
 
 
+async def _signed_in_with_customers(chromium: Browser, server: str, sessions, ingest_config, *, width: int = 1440,
+                                    height: int = 900) -> Page:
+    """An agent signed in, with five customers who wrote in (the four CUSTOMERS and Elif by email)."""
+    email = await make_user(sessions, Role.agent)
+    await _customers_write(sessions, ingest_config)
+    page = await _page(chromium, width, height)
+    await sign_in(page, server, email)
+    return page
+
+
 def _row(page: Page, name: str):
     return page.locator(".conversation", has=page.locator(".name", has_text=name))
 
@@ -99,6 +109,7 @@ class TestViewsAndBulk:
         await sign_in(page, server, email)
         rows = page.locator(".conversation")
         await expect(rows).to_have_count(50)
+        await expect(page.locator("body")).to_have_attribute("data-live", "on")
         await page.locator(".list").evaluate("list => list.scrollTo(0, list.scrollHeight)")
         await expect(rows).to_have_count(57, timeout=15_000)
         await expect(rows.last.locator(".name")).to_have_text("Müşteri 00")
@@ -116,10 +127,7 @@ class TestViewsAndBulk:
 class TestThreadActions:
     async def test_snooze_until_tomorrow_moves_the_thread_to_snoozed(self, chromium: Browser, server, sessions,
                                                                     ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await _customers_write(sessions, ingest_config)
-        page = await _page(chromium)
-        await sign_in(page, server, email)
+        page = await _signed_in_with_customers(chromium, server, sessions, ingest_config)
         await page.goto(f"{server}/inbox?view=open")
         await _row(page, "Şule Çelik").locator("a.open").click()
         await expect(page.locator("#thread-name")).to_have_text("Şule Çelik")
@@ -136,10 +144,7 @@ class TestThreadActions:
 
     async def test_a_snooze_in_the_past_is_refused_with_a_message(self, chromium: Browser, server, sessions,
                                                                   ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await _customers_write(sessions, ingest_config)
-        page = await _page(chromium)
-        await sign_in(page, server, email)
+        page = await _signed_in_with_customers(chromium, server, sessions, ingest_config)
         await page.goto(f"{server}/inbox/threads/1?view=open")
         await page.locator(".snooze-menu summary").click()
         await page.locator(".snooze-custom input[name=until]").fill("2020-01-01T09:00")
@@ -149,12 +154,9 @@ class TestThreadActions:
 
     async def test_tag_a_case_and_find_it_in_the_tag_view(self, chromium: Browser, server, sessions,
                                                           ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await _customers_write(sessions, ingest_config)
+        page = await _signed_in_with_customers(chromium, server, sessions, ingest_config)
         async with transaction(sessions) as session:
             vip = await tags.create(session, name="vip")
-        page = await _page(chromium)
-        await sign_in(page, server, email)
         await page.goto(f"{server}/inbox/threads/2?view=open")
         await page.keyboard.press("t")
         await page.locator(".tags-menu .menu-body").get_by_role("button", name="#vip").click()
@@ -170,15 +172,12 @@ class TestThreadActions:
 class TestSidebar:
     async def test_edit_the_name_and_note_and_see_preferences_and_consents(
             self, chromium: Browser, server, sessions, ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await _customers_write(sessions, ingest_config)
+        page = await _signed_in_with_customers(chromium, server, sessions, ingest_config)
         async with transaction(sessions) as session:
             await make_preference(session, customer_id=1, key="beden", value="38", source="stated",
                                   source_channel="whatsapp")
             await make_consent(session, customer_id=1, channel="whatsapp", granted=True)
             await make_consent(session, customer_id=1, channel="email", granted=False, source="agent")
-        page = await _page(chromium)
-        await sign_in(page, server, email)
         await page.goto(f"{server}/inbox/threads/1?view=open")
         sidebar = page.locator("#sidebar")
         await expect(sidebar.locator(".preferences")).to_contain_text("38")
@@ -203,11 +202,8 @@ class TestSidebar:
 
     async def test_manual_merge_from_the_sidebar_search_then_undo(self, chromium: Browser, server, sessions,
                                                                   ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await _customers_write(sessions, ingest_config)
-        page = await _page(chromium)
+        page = await _signed_in_with_customers(chromium, server, sessions, ingest_config)
         page.on("dialog", lambda dialog: dialog.accept())
-        await sign_in(page, server, email)
         await page.goto(f"{server}/inbox/threads/1?view=open")
         await page.locator(".merge-search summary").click()
         await page.get_by_label("Find a customer to merge").fill("elif@example.net")
@@ -229,10 +225,7 @@ class TestSidebar:
 class TestPhone:
     async def test_the_list_with_its_views_on_a_phone(self, chromium: Browser, server, sessions,
                                                       ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await _customers_write(sessions, ingest_config)
-        page = await _page(chromium, 390, 844)
-        await sign_in(page, server, email)
+        page = await _signed_in_with_customers(chromium, server, sessions, ingest_config, width=390, height=844)
         await page.goto(f"{server}/inbox?view=open")
         await _row(page, "Can Öz").locator(".pick").click()
         await expect(page.locator(".bulk")).to_be_visible()

@@ -100,7 +100,15 @@
     }
   });
 
+  // A refresh replaces the list: the agent stays where they had scrolled to.
+  let listScroll = 0;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "list") listScroll = event.detail.target.scrollTop;
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
+    const list = document.getElementById("list");
+    if (list && event.detail.target && event.detail.target.id === "list") list.scrollTop = listScroll;
     const target = event.detail.target;
     if (target && (target.id === "list" || target.closest?.("#list") || target.classList?.contains("more"))) {
       showToolbar();
