@@ -109,6 +109,14 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     const list = document.getElementById("list");
     if (list && event.detail.target && event.detail.target.id === "list") list.scrollTop = listScroll;
+    // A refresh asked for before the open conversation changed would mark none (or the old one) as
+    // open: the row of the conversation on screen is the selected one, whichever swap lands last.
+    const open = document.querySelector("#thread[data-thread-id]")?.dataset.threadId;
+    const row = open && document.querySelector(`#list .conversation[data-thread-id="${open}"]`);
+    if (row && !row.classList.contains("selected")) {
+      document.querySelectorAll("#list .conversation.selected").forEach((el) => el.classList.remove("selected"));
+      row.classList.add("selected");
+    }
     const target = event.detail.target;
     if (target && (target.id === "list" || target.closest?.("#list") || target.classList?.contains("more"))) {
       showToolbar();
