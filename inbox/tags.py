@@ -12,7 +12,8 @@ from sqlmodel import col
 
 from inbox.agents.models import Tag
 from inbox.errors import Conflict, Invalid, NotFound
-from inbox.threads.models import CaseTag
+from inbox.realtime import emit
+from inbox.threads.models import Case, CaseTag
 
 # A small fixed palette, each legible behind dark text, so tags look alike wherever they are shown.
 COLORS = ("#e9ecef", "#ffc9c9", "#ffd8a8", "#ffec99", "#b2f2bb", "#99e9f2", "#a5d8ff", "#d0bfff", "#fcc2d7")
@@ -86,4 +87,7 @@ async def set_case_tags(session: AsyncSession, case_id: int, tag_ids: Sequence[i
     await session.execute(delete(CaseTag).where(col(CaseTag.case_id) == case_id))
     if wanted:
         await session.execute(insert(CaseTag), [{"case_id": case_id, "tag_id": tag_id} for tag_id in sorted(wanted)])
+    # Open inboxes re-count their tag views on this.
+    thread_id = (await session.execute(select(col(Case.thread_id)).where(col(Case.id) == case_id))).scalar_one_or_none()
+    await emit(session, "case.tagged", thread_id=thread_id, data={"case_id": case_id, "tag_ids": sorted(wanted)})
     return await of_case(session, case_id)

@@ -23,8 +23,9 @@ from inbox.files import FileStore
 from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
+from inbox.threads.snooze import run_waker
 from web import errors
-from web.routes import account, admin, api, composer, live, ui, webhooks
+from web.routes import account, admin, api, composer, inbox_actions, live, ui, webhooks
 from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
@@ -75,6 +76,7 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(account.router)
     app.include_router(composer.router)
+    app.include_router(inbox_actions.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app
@@ -91,7 +93,8 @@ def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSess
                         worker_id=f"{socket.gethostname()}:{os.getpid()}"[:80],
                         max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds,
                         files=files)
-    return [asyncio.create_task(worker, name="delivery-worker")]
+    return [asyncio.create_task(worker, name="delivery-worker"),
+            asyncio.create_task(run_waker(sessions, stop=stop), name="snooze-waker")]
 
 
 async def stop_workers(workers: list[asyncio.Task[None]], adapters: list[Adapter]) -> None:

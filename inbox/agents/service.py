@@ -55,6 +55,21 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> U
     return user
 
 
+async def active_agents(session: AsyncSession) -> list[User]:
+    """Who a conversation can be assigned to: active agents and admins, by name."""
+    return list((await session.execute(
+        select(User).where(col(User.active), col(User.role).in_([Role.agent, Role.admin])).order_by(col(User.name))
+    )).scalars())
+
+
+async def assignable(session: AsyncSession, user_id: int) -> User:
+    """The user, if a conversation can be assigned to them; else Invalid."""
+    user = await session.get(User, user_id)
+    if user is None or not user.active or user.role not in (Role.agent, Role.admin):
+        raise Invalid("assignee", f"user {user_id} cannot be assigned conversations")
+    return user
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -154,6 +154,16 @@ async def rename(session: AsyncSession, customer_id: int, *, name: str) -> Custo
     return customer
 
 
+async def set_note(session: AsyncSession, customer_id: int, *, note: str) -> Customer:
+    """What every agent should know about the customer: free text, kept as typed."""
+    customer = await get(session, customer_id)
+    customer.note = note.strip()[:5000]
+    customer.updated_at = utcnow()
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
 async def reindex(session: AsyncSession, customer_id: int) -> None:
     customer = await session.get(Customer, customer_id)
     if customer is None:

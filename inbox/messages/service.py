@@ -1,4 +1,3 @@
-import base64
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,10 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from inbox import cursor
 from inbox.channels import Channel
 from inbox.customers import service as customers
 from inbox.db import insert_ignore, table_of, utcnow
-from inbox.errors import Invalid, NotFound
+from inbox.errors import NotFound
 from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, Message
 from inbox.realtime import NewLiveEvent, emit, emit_many
@@ -239,17 +239,11 @@ async def apply_delivery(session: AsyncSession, message: Message, *, status: Del
 
 
 def encode_cursor(message: Message) -> str:
-    raw = f"{message.at.isoformat()}|{message.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursor.encode(message.at, message.id or 0)
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, message_id = raw.partition("|")
-        return datetime.fromisoformat(at), int(message_id)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid("before", "not a cursor this API returned") from error
+def decode_cursor(text: str) -> tuple[datetime, int]:
+    return cursor.decode(text, field="before")
 
 
 async def page(session: AsyncSession, thread_ids: Sequence[int], *, limit: int,

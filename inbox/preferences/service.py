@@ -66,11 +66,21 @@ async def record_consent(session: AsyncSession, *, customer_id: int, channel: st
 
 async def consents_in_force(session: AsyncSession, customer_id: int) -> list[Consent]:
     """The latest consent record per (channel, purpose)."""
+    return (await consents_in_force_of(session, [customer_id])).get(customer_id, [])
+
+
+async def consents_in_force_of(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, list[Consent]]:
+    """consents_in_force for many customers in one query."""
+    if not customer_ids:
+        return {}
     rows = (await session.execute(
-        select(Consent).where(col(Consent.customer_id) == customer_id)
+        select(Consent).where(col(Consent.customer_id).in_(customer_ids))
         .order_by(col(Consent.recorded_at).desc(), col(Consent.id).desc())
     )).scalars().all()
-    latest: dict[tuple[str, str], Consent] = {}
+    latest: dict[tuple[int, str, str], Consent] = {}
     for consent in rows:
-        latest.setdefault((consent.channel, consent.purpose), consent)
-    return sorted(latest.values(), key=lambda c: (c.channel, c.purpose))
+        latest.setdefault((consent.customer_id, consent.channel, consent.purpose), consent)
+    found: dict[int, list[Consent]] = {}
+    for consent in sorted(latest.values(), key=lambda c: (c.channel, c.purpose)):
+        found.setdefault(consent.customer_id, []).append(consent)
+    return found

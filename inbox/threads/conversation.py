@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inbox import tags as case_tags
+from inbox.agents import teams as agent_teams
+from inbox.agents.models import Tag, Team, User
+from inbox.agents.service import active_agents
 from inbox.channels import Channel
 from inbox.customers import profile
 from inbox.customers import service as customers
@@ -35,6 +39,11 @@ class Conversation:
     suggestions: Sequence[tuple[MergeSuggestion, Customer]]
     # Each reply channel's messaging window, for the composer's notice.
     windows: dict[str, Window]
+    # The current case's tags, and what the thread's action menus offer.
+    tags: Sequence[Tag]
+    tag_catalog: Sequence[Tag]
+    agents: Sequence[User]
+    teams: Sequence[Team]
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
@@ -52,4 +61,7 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
                         attachments=await messages.attachments_for(session, [m.id or 0 for m in rows]),
                         older=older, reply_channels=channels,
                         default_channel=default or (channels[0] if channels else None), suggestions=suggestions,
-                        windows=for_identities(whole.identities, channels, now=utcnow()))
+                        windows=for_identities(whole.identities, channels, now=utcnow()),
+                        tags=await case_tags.of_case(session, whole.thread.case_id),
+                        tag_catalog=await case_tags.all_tags(session), agents=await active_agents(session),
+                        teams=await agent_teams.all_teams(session))

@@ -1,8 +1,11 @@
-"""The inbox's views (Unassigned, Mine, All open, ...): which threads, newest activity first, and how many.
+"""The inbox's views (Unassigned, Mine, All open, ..., per channel, tag and team): which threads,
+newest activity first, and how many.
 
-Every view is a prefix of one of the thread table's (status | assignee, status) indexes followed
-by (last_activity_at, id), so a page is an index range scan whatever the inbox's size, and the
-next page starts after the last row seen (keyset), never at an OFFSET.
+Every view is a prefix of one of the thread table's indexes followed by (last_activity_at, id):
+(status), (assignee, status), (team, status), (status, last inbound channel); a tag view walks
+case_tag by tag to the threads whose current case carries it. A page is then an index range scan
+whatever the inbox's size, and the next page starts after the last row seen (keyset), never at an
+OFFSET. Counts are one grouped query per family of views.
 """
 
 from dataclasses import dataclass
@@ -10,12 +13,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from inbox import cursor
+from inbox.channels import Channel
 from inbox.customers.models import Customer
-from inbox.threads.models import Status, Thread, ThreadCount
+from inbox.errors import Invalid
+from inbox.threads.models import CaseTag, Status, Thread, ThreadCount
 
 
 class View(StrEnum):
@@ -27,29 +33,72 @@ class View(StrEnum):
     resolved = "resolved"
 
 
+class Family(StrEnum):
+    channel = "channel"
+    tag = "tag"
+    team = "team"
+
+
+@dataclass(frozen=True, slots=True)
+class ViewId:
+    """A view as the URL names it: "open", "channel:whatsapp", "tag:3", "team:2"."""
+
+    family: Family | None
+    key: str
+
+    @property
+    def value(self) -> str:
+        return f"{self.family}:{self.key}" if self.family else self.key
+
+    @classmethod
+    def parse(cls, text: str) -> "ViewId":
+        family, _, key = text.partition(":")
+        if not key:
+            if family not in View.__members__:
+                raise Invalid("view", f"unknown view {text[:40]!r}")
+            return cls(None, family)
+        if family == Family.channel and key in Channel.__members__:
+            return cls(Family.channel, key)
+        if family in (Family.tag, Family.team) and key.isdigit() and len(key) < 10:
+            return cls(Family(family), key)
+        raise Invalid("view", f"unknown view {text[:40]!r}")
+
+    @classmethod
+    def of(cls, view: "View | ViewId") -> "ViewId":
+        return view if isinstance(view, ViewId) else cls(None, view.value)
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     thread: Thread
     customer_name: str
 
 
-def _where(view: View, user_id: int) -> list[Any]:
-    status = col(Thread.status)
-    match view:
+def _where(view: ViewId, user_id: int) -> list[Any]:
+    status, is_open = col(Thread.status), col(Thread.status) == Status.open
+    match view.family:
+        case Family.channel:
+            return [is_open, col(Thread.last_inbound_channel) == view.key]
+        case Family.team:
+            return [col(Thread.team_id) == int(view.key), is_open]
+        case Family.tag:
+            return [is_open, col(Thread.case_id).in_(
+                select(col(CaseTag.case_id)).where(col(CaseTag.tag_id) == int(view.key)))]
+    match View(view.key):
         case View.unassigned:
-            return [status == Status.open, col(Thread.assignee_id).is_(None)]
+            return [is_open, col(Thread.assignee_id).is_(None)]
         case View.mine:
-            return [col(Thread.assignee_id) == user_id, status == Status.open]
+            return [col(Thread.assignee_id) == user_id, is_open]
         case View.open:
-            return [status == Status.open]
-        case _:
-            return [status == Status(view.value)]
+            return [is_open]
+        case other:
+            return [status == Status(other.value)]
 
 
-async def page(session: AsyncSession, view: View, *, user_id: int, limit: int = 50,
+async def page(session: AsyncSession, view: View | ViewId, *, user_id: int, limit: int = 50,
                after: tuple[datetime, int] | None = None) -> list[Row]:
     query = (select(Thread, col(Customer.name)).join(Customer, col(Customer.id) == col(Thread.customer_id))
-             .where(*_where(view, user_id)))
+             .where(*_where(ViewId.of(view), user_id)))
     if after is not None:
         at, thread_id = after
         query = query.where(or_(col(Thread.last_activity_at) < at,
@@ -57,6 +106,15 @@ async def page(session: AsyncSession, view: View, *, user_id: int, limit: int = 
     rows = await session.execute(
         query.order_by(col(Thread.last_activity_at).desc(), col(Thread.id).desc()).limit(limit))
     return [Row(thread, name) for thread, name in rows.all()]
+
+
+def cursor_after(row: Row) -> str:
+    """The `after` of the page that follows this row."""
+    return cursor.encode(row.thread.last_activity_at, row.thread.id or 0)
+
+
+def parse_cursor(text: str) -> tuple[datetime, int]:
+    return cursor.decode(text, field="after")
 
 
 async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
@@ -71,3 +129,27 @@ async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
         elif status in (Status.pending, Status.snoozed, Status.resolved):
             found[View(status)] += n
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyCounts:
+    """Open threads per channel, per tag id and per team id; a key with no open thread is absent."""
+
+    channel: dict[str, int]
+    tag: dict[int, int]
+    team: dict[int, int]
+
+
+async def family_counts(session: AsyncSession) -> FamilyCounts:
+    is_open = col(Thread.status) == Status.open
+    channel = (await session.execute(
+        select(col(Thread.last_inbound_channel), func.count()).where(is_open, col(Thread.last_inbound_channel) != "")
+        .group_by(col(Thread.last_inbound_channel)))).all()
+    tag = (await session.execute(
+        select(col(CaseTag.tag_id), func.count()).join(Thread, col(Thread.case_id) == col(CaseTag.case_id))
+        .where(is_open).group_by(col(CaseTag.tag_id)))).all()
+    team = (await session.execute(
+        select(col(Thread.team_id), func.count()).where(col(Thread.team_id).is_not(None), is_open)
+        .group_by(col(Thread.team_id)))).all()
+    return FamilyCounts(channel={str(k): int(n) for k, n in channel}, tag={int(k): int(n) for k, n in tag},
+                        team={int(k or 0): int(n) for k, n in team})

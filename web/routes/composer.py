@@ -20,9 +20,9 @@ from inbox.replies import add_note, queue_reply
 from inbox.text import fold
 from inbox.threads import conversation
 from inbox.threads import service as threads
-from inbox.threads.views import View
 from inbox.windows import for_identities
 from web.deps import SessionDep
+from web.routes.ui import ViewDep, render_pane
 from web.ui import pages
 from web.ui.security import AgentDep
 
@@ -34,10 +34,10 @@ _SUGGESTIONS = 8
 
 
 @router.post("/inbox/threads/{thread_id}/messages")
-async def write(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
+async def write(request: Request, session: SessionDep, found: AgentDep, thread_id: int, view: ViewDep,
                 text: Annotated[str, Form(max_length=10_000)], kind: Annotated[Literal["reply", "note"], Form()],
                 channel: Annotated[Channel | None, Form()] = None,
-                files: Annotated[list[UploadFile] | None, File()] = None, view: View = View.unassigned) -> Response:
+                files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     thread = await threads.get(session, thread_id)
     uploads = [upload for upload in files or [] if upload.filename]
     if kind == "note":
@@ -55,7 +55,7 @@ async def write(request: Request, session: SessionDep, found: AgentDep, thread_i
                           author_user_id=found.user.id, author_name=found.user.name,
                           files=await _store(request.app.state.files, uploads),
                           extra={"tag": window.tag} if window.tag else None)
-    return pages.render(request, "_thread.html", {"pane": await conversation.load(session, thread), "view": view})
+    return await render_pane(request, session, thread, view)
 
 
 async def _store(store: FileStore, uploads: list[UploadFile]) -> list[StoredFile]:

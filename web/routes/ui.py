@@ -2,10 +2,13 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from inbox import tags
 from inbox.agents import signin
+from inbox.agents import teams as agent_teams
+from inbox.agents.service import active_agents
 from inbox.agents.signin import SignedIn
 from inbox.customers import merge as merges
 from inbox.customers import service as customers
@@ -13,8 +16,8 @@ from inbox.errors import NotFound
 from inbox.realtime import last_event_id
 from inbox.threads import conversation, views
 from inbox.threads import service as threads
-from inbox.threads.models import Status, Thread
-from inbox.threads.views import View
+from inbox.threads.models import Thread
+from inbox.threads.views import View, ViewId
 from web.deps import SessionDep
 from web.ui import pages
 from web.ui.security import (
@@ -28,6 +31,20 @@ from web.ui.security import (
 )
 
 router = APIRouter(include_in_schema=False)
+
+
+# Rows per page of the list; the next page loads when the last row scrolls into view. A live
+# refresh re-renders the rows already scrolled to, up to the second bound.
+LIST_PAGE = 50
+LIST_REFRESH_MAX = 500
+
+
+def _view(view: str = View.unassigned.value) -> ViewId:
+    return ViewId.parse(view)
+
+
+# Which view the agent is in: "open", "channel:whatsapp", "tag:3", "team:2"; another is a 422.
+ViewDep = Annotated[ViewId, Depends(_view)]
 
 
 @router.get("/")
@@ -87,27 +104,38 @@ async def logout(session: SessionDep, found: AnyRoleDep) -> RedirectResponse:
 
 @router.get("/inbox")
 async def inbox(request: Request, session: SessionDep, found: AgentDep,
-                view: View = View.unassigned) -> Response:
-    return pages.render(request, "inbox.html", await _inbox(session, found, view))
+                view: ViewDep) -> Response:
+    return pages.render(request, "inbox.html", await inbox_context(session, found, view))
 
 
 @router.get("/inbox/threads/{thread_id}")
 async def thread_page(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
-                      view: View = View.unassigned) -> Response:
+                      view: ViewDep) -> Response:
     thread = await threads.get(session, thread_id)
     await threads.mark_read(session, thread)
     pane = await conversation.load(session, thread)
     if request.headers.get("hx-request"):
         return pages.render(request, "_thread.html", {"pane": pane, "view": view})
-    return pages.render(request, "inbox.html", {**await _inbox(session, found, view, selected_id=thread_id),
+    return pages.render(request, "inbox.html", {**await inbox_context(session, found, view, selected_id=thread_id),
                                                 "pane": pane})
 
 
 @router.get("/inbox/list")
-async def list_fragment(request: Request, session: SessionDep, found: AgentDep, view: View = View.unassigned,
-                        selected: int = 0) -> Response:
-    """The list and the view counts, for a live refresh."""
-    return pages.render(request, "_list_refresh.html", await _inbox(session, found, view, selected_id=selected))
+async def list_fragment(request: Request, session: SessionDep, found: AgentDep, view: ViewDep,
+                        selected: int = 0, after: str = "", loaded: int = 0) -> Response:
+    """The list and the view counts, for a live refresh; with `after`, only the next page's rows.
+
+    A refresh keeps as many rows as the agent had scrolled to (`loaded`), up to a bound.
+    """
+    if after:
+        rows = await views.page(session, view, user_id=found.user.id or 0, limit=LIST_PAGE,
+                                after=views.parse_cursor(after))
+        return pages.render(request, "_list.html", {
+            "view": view, "rows": rows, "selected_id": selected, "rows_only": True,
+            "agents": await active_agents(session),
+            "more": views.cursor_after(rows[-1]) if len(rows) == LIST_PAGE else None})
+    return pages.render(request, "_list_refresh.html", await inbox_context(
+        session, found, view, selected_id=selected, limit=min(max(loaded, LIST_PAGE), LIST_REFRESH_MAX)))
 
 
 @router.get("/inbox/threads/{thread_id}/messages")
@@ -118,27 +146,10 @@ async def messages_fragment(request: Request, session: SessionDep, _found: Agent
     return pages.render(request, "_messages.html", {"pane": await conversation.load(session, thread)})
 
 
-@router.post("/inbox/threads/{thread_id}/status")
-async def change_status(request: Request, session: SessionDep, _found: AgentDep, thread_id: int,
-                        status: Annotated[Status, Form()], view: View = View.unassigned) -> Response:
-    thread = await threads.get(session, thread_id)
-    await threads.set_status(session, thread, status=status)
-    return await _pane(request, session, thread, view)
-
-
-@router.post("/inbox/threads/{thread_id}/assignee")
-async def change_assignee(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
-                          assignee: Annotated[Literal["me", "nobody"], Form()],
-                          view: View = View.unassigned) -> Response:
-    thread = await threads.get(session, thread_id)
-    await threads.assign(session, thread, assignee_id=found.user.id if assignee == "me" else None)
-    return await _pane(request, session, thread, view)
-
-
 @router.post("/inbox/threads/{thread_id}/suggestions/{suggestion_id}")
 async def decide_suggestion(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
                             suggestion_id: int, decision: Annotated[Literal["merge", "dismiss"], Form()],
-                            view: View = View.unassigned) -> Response:
+                            view: ViewDep) -> Response:
     thread = await threads.get(session, thread_id)
     actor = f"user:{found.user.id}:{found.user.email}"
     suggestion = next((s for s in await customers.open_suggestions(session, thread.customer_id)
@@ -151,16 +162,20 @@ async def decide_suggestion(request: Request, session: SessionDep, found: AgentD
         await merges.merge(session, survivor_id=thread.customer_id, absorbed_id=other, actor=actor)
     else:
         await customers.dismiss_suggestion(session, suggestion_id, actor=actor)
-    return await _pane(request, session, await threads.get(session, thread_id), view)
+    return await render_pane(request, session, await threads.get(session, thread_id), view)
 
 
-async def _pane(request: Request, session: SessionDep, thread: Thread, view: View) -> Response:
+async def render_pane(request: Request, session: SessionDep, thread: Thread, view: ViewId) -> Response:
     return pages.render(request, "_thread.html", {"pane": await conversation.load(session, thread), "view": view})
 
 
-async def _inbox(session: SessionDep, found: SignedIn, view: View, *, selected_id: int = 0) -> dict[str, Any]:
+async def inbox_context(session: SessionDep, found: SignedIn, view: ViewId, *, selected_id: int = 0,
+                 limit: int = LIST_PAGE) -> dict[str, Any]:
     user_id = found.user.id or 0
+    rows = await views.page(session, view, user_id=user_id, limit=limit)
     return {"section": "inbox", "view": view, "views": list(View),
             "counts": await views.counts(session, user_id=user_id),
-            "rows": await views.page(session, view, user_id=user_id), "selected_id": selected_id,
-            "live_after": await last_event_id(session)}
+            "family_counts": await views.family_counts(session), "tag_catalog": await tags.all_tags(session),
+            "teams": await agent_teams.all_teams(session), "agents": await active_agents(session),
+            "rows": rows, "more": views.cursor_after(rows[-1]) if len(rows) == limit else None,
+            "selected_id": selected_id, "live_after": await last_event_id(session)}
