@@ -237,7 +237,8 @@ class Generator:
         status = rng.choice(STATUSES)
         assignee = None if status == "open" and rng.random() < 0.5 else rng.choice(self.agents)[0]
         team = rng.choice((None, None, 1, 2, 3))
-        snoozed = last_at + timedelta(days=2) if status == "snoozed" else None
+        # Far enough ahead that the app's snooze waker leaves a cached dataset as generated.
+        snoozed = self.now + timedelta(days=rng.randint(60, 365)) if status == "snoozed" else None
         resolved_at = last_at if status == "resolved" else None
         rows["case"].append((cid, cid, 1, status, assignee, team, snoozed, started, None, resolved_at))
         if rng.random() < 0.1:
