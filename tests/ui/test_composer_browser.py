@@ -104,7 +104,7 @@ class TestSuggestions:
         await expect(text).to_have_value("@Mehmet Kaya iade onayı lazım")
         await text.press("Control+Enter")
         await expect(page.locator(".message.note mark.mention")).to_have_text("@Mehmet Kaya")
-        toast = colleague.locator(".toasts .toast")
+        toast = colleague.locator(".toasts .mention-card")
         await expect(toast).to_contain_text("Ayşe Demir mentioned you in a note about Şule Çelik")
         await expect(toast).to_contain_text("iade onayı lazım")
         await colleague.screenshot(path=screenshot_path("mention-toast"))

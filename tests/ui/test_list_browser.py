@@ -149,7 +149,7 @@ class TestThreadActions:
         await page.locator(".snooze-menu summary").click()
         await page.locator(".snooze-custom input[name=until]").fill("2020-01-01T09:00")
         await page.locator(".snooze-custom button").click()
-        await expect(page.locator("#action-error")).to_contain_text("future")
+        await expect(page.locator("#flash .toast")).to_contain_text("future")
         await expect(page.locator("#thread .status")).to_have_text("Open")
 
     async def test_tag_a_case_and_find_it_in_the_tag_view(self, chromium: Browser, server, sessions,

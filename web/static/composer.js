@@ -1,5 +1,5 @@
 // The composer's behaviours: `/` canned responses, `@` mentions, files, the messaging-window notice,
-// inline errors, and the toast when a colleague mentions you. Plain, deferred, no build step.
+// and the toast when a colleague mentions you. Plain, deferred, no build step.
 (function () {
   "use strict";
 
@@ -145,27 +145,6 @@
     form.classList.remove("dropping");
     form.querySelector("input[name=files]").files = event.dataTransfer.files;
     listFiles(form);
-  });
-
-  // ---- Errors the server explains (too large, window closed, not failed): said where they happened. ----
-  function readable(xhr) {
-    try {
-      const detail = JSON.parse(xhr.responseText).detail;
-      if (typeof detail === "string") return detail;
-      if (Array.isArray(detail)) return detail.map((item) => item.msg).join("; ");
-    } catch (_) { /* not JSON: fall through */ }
-    return `${xhr.status} ${xhr.statusText}`;
-  }
-  const slotFor = (element) => element?.closest(".composer, .failure")?.querySelector(".inline-error");
-  document.addEventListener("htmx:responseError", (event) => {
-    const slot = slotFor(event.detail.elt);
-    if (!slot) return;
-    slot.textContent = readable(event.detail.xhr);
-    slot.hidden = false;
-  });
-  document.addEventListener("htmx:beforeRequest", (event) => {
-    const slot = slotFor(event.detail.elt);
-    if (slot) slot.hidden = true;
   });
 
   // Asked once, on the first use of the composer: browsers only allow it after a gesture.

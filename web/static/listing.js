@@ -126,26 +126,4 @@
     const path = event.detail.requestConfig?.path || "";
     if (path.startsWith("/inbox/bulk") && event.detail.successful) { picked.clear(); lastPicked = null; showToolbar(); }
   });
-
-  // A refused action (422, 409, 404) says why, beside where the agent acted, instead of doing nothing.
-  document.addEventListener("htmx:responseError", function (event) {
-    const xhr = event.detail.xhr;
-    let message = xhr.statusText || "Error";
-    try {
-      const detail = JSON.parse(xhr.responseText).detail;
-      message = Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : String(detail);
-    } catch (_ignored) { /* not JSON: keep the status text */ }
-    let toast = document.getElementById("action-error");
-    if (!toast) {
-      toast = document.createElement("p");
-      toast.id = "action-error";
-      toast.className = "alert toast";
-      toast.setAttribute("role", "alert");
-      document.body.appendChild(toast);
-    }
-    toast.textContent = message;
-    toast.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { toast.hidden = true; }, 6000);
-  });
 })();
