@@ -182,7 +182,7 @@ class TestSidebar:
         sidebar = page.locator("#sidebar")
         await expect(sidebar.locator(".preferences")).to_contain_text("38")
         await expect(sidebar.locator(".preferences")).to_contain_text("customer")
-        await expect(sidebar.locator(".preferences")).to_contain_text("whatsapp")
+        await expect(sidebar.locator(".preferences")).to_contain_text("WhatsApp")
         await expect(sidebar.locator(".consents li")).to_have_count(2)
         await expect(sidebar.locator(".consents")).to_contain_text("withdrawn")
 
