@@ -5,7 +5,6 @@ with an FTS5 external-content table kept in step by triggers; PostgreSQL with a 
 tsvector column and a GIN index. Both are made by the migrations; callers only write search_doc.
 """
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from inbox.db import BigIntId, UTCDateTime, table_of, utcnow
-from inbox.text import fold
+from inbox.text import fold, terms
 
 
 class SearchDoc(SQLModel, table=True):
@@ -59,40 +58,39 @@ async def index_documents(session: AsyncSession, documents: Sequence[Document]) 
         await session.execute(_INSERT_DOC, rows)
 
 
-def _terms(q: str) -> list[str]:
-    return re.findall(r"\w+", fold(q))[:8]
-
-
 @dataclass(frozen=True, slots=True)
 class Hit:
     kind: str
     ref_id: int
     customer_id: int
+    # The document's own id: newest first means by it, so it is also the cursor of the next page.
+    doc_id: int = 0
 
 
-async def search(session: AsyncSession, q: str, *, kind: str, limit: int = 20) -> list[Hit]:
-    """Documents of one kind matching every word of q (as prefixes), newest first.
+async def search(session: AsyncSession, q: str, *, kind: str, limit: int = 20, before: int | None = None) -> list[Hit]:
+    """Documents of one kind matching every word of q (as prefixes), newest first, older than `before`.
 
     Newest-first rides the index order (FTS5 rowid, PostgreSQL id) instead of ranking every
     match: bm25 over a million messages costs hundreds of milliseconds, the newest window a few.
     """
-    terms = _terms(q)
-    if not terms:
+    words = terms(q)
+    if not words:
         return []
+    below = before if before is not None else 2**62
     if session.get_bind().dialect.name == "sqlite":
-        match = f'kind : {kind} AND body : ({" AND ".join(f""""{t}"*""" for t in terms)})'
+        match = f'kind : {kind} AND body : ({" AND ".join(f""""{t}"*""" for t in words)})'
         statement = text(
-            "SELECT d.kind, d.ref_id, d.customer_id FROM search_fts JOIN search_doc d ON d.id = search_fts.rowid "
-            "WHERE search_fts MATCH :match ORDER BY search_fts.rowid DESC LIMIT :limit"
-        ).bindparams(match=match, limit=limit)
+            "SELECT d.kind, d.ref_id, d.customer_id, d.id FROM search_fts JOIN search_doc d ON d.id = search_fts.rowid "
+            "WHERE search_fts MATCH :match AND search_fts.rowid < :below ORDER BY search_fts.rowid DESC LIMIT :limit"
+        ).bindparams(match=match, below=below, limit=limit)
     else:
-        query = " & ".join(f"{t}:*" for t in terms)
+        query = " & ".join(f"{t}:*" for t in words)
         statement = text(
-            "SELECT kind, ref_id, customer_id FROM search_doc "
-            "WHERE kind = :kind AND tsv @@ to_tsquery('simple', :query) ORDER BY id DESC LIMIT :limit"
-        ).bindparams(kind=kind, query=query, limit=limit)
+            "SELECT kind, ref_id, customer_id, id FROM search_doc "
+            "WHERE kind = :kind AND tsv @@ to_tsquery('simple', :query) AND id < :below ORDER BY id DESC LIMIT :limit"
+        ).bindparams(kind=kind, query=query, below=below, limit=limit)
     rows = (await session.execute(statement)).all()
-    return [Hit(kind=r[0], ref_id=int(r[1]), customer_id=int(r[2])) for r in rows]
+    return [Hit(kind=r[0], ref_id=int(r[1]), customer_id=int(r[2]), doc_id=int(r[3])) for r in rows]
 
 
 async def search_customer_ids(session: AsyncSession, q: str, *, limit: int = 20) -> list[int]:

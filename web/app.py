@@ -24,7 +24,7 @@ from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
 from web import errors
-from web.routes import api, live, ui, webhooks
+from web.routes import api, live, search, ui, webhooks
 
 log = logging.getLogger("onethread")
 
@@ -68,6 +68,7 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(search.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app

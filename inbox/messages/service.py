@@ -243,27 +243,38 @@ def encode_cursor(message: Message) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str, *, field: str = "before") -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, _, message_id = raw.partition("|")
         return datetime.fromisoformat(at), int(message_id)
     except (ValueError, UnicodeDecodeError) as error:
-        raise Invalid("before", "not a cursor this API returned") from error
+        raise Invalid(field, "not a cursor this API returned") from error
 
 
 async def page(session: AsyncSession, thread_ids: Sequence[int], *, limit: int,
-               before: str | None = None) -> tuple[list[Message], str | None]:
-    """The newest `limit` messages before the cursor, returned oldest first, and the next cursor."""
+               before: str | None = None, after: str | None = None) -> tuple[list[Message], str | None]:
+    """The newest `limit` messages before the cursor, or the oldest `limit` after it, returned oldest first,
+    and the cursor of the page beyond them in the same direction (None when there is none).
+
+    Keyset on (at, id), which ix_message_thread_at serves in either direction: deep history costs
+    what the newest page costs, where OFFSET would read every row it skips.
+    """
     query = select(Message).where(col(Message.thread_id).in_(thread_ids))
+    if after:
+        at, message_id = decode_cursor(after, field="after")
+        query = query.where(or_(col(Message.at) > at, and_(col(Message.at) == at, col(Message.id) > message_id)))
+        order = (col(Message.at).asc(), col(Message.id).asc())
+    else:
+        order = (col(Message.at).desc(), col(Message.id).desc())
     if before:
         at, message_id = decode_cursor(before)
         query = query.where(or_(col(Message.at) < at, and_(col(Message.at) == at, col(Message.id) < message_id)))
-    rows = list((await session.execute(
-        query.order_by(col(Message.at).desc(), col(Message.id).desc()).limit(limit + 1)
-    )).scalars().all())
+    rows = list((await session.execute(query.order_by(*order).limit(limit + 1))).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
+    if after:
+        return rows, (encode_cursor(rows[-1]) if more and rows else None)
     rows.reverse()
     return rows, (encode_cursor(rows[0]) if more and rows else None)
 
@@ -286,14 +297,35 @@ class History:
     messages: list[Message]
     attachments: dict[int, list[Attachment]]
     next: str | None
+    # Set when the page stops short of the newest message (a page `after`, or a window `around`).
+    newer: str | None = None
 
 
-async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None) -> History:
-    """A page of the customer's one thread (following merges), oldest first within the page."""
+async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None,
+                  after: str | None = None, around: int | None = None) -> History:
+    """A page of the customer's one thread (following merges), oldest first within the page.
+
+    `around` is a message id: the page is the window of history it sits in the middle of, with
+    cursors both ways, so a search hit opens on its message however much was said since.
+    """
     customer = await customers.get(session, customer_id)
     thread = await threads.for_customer(session, customer.id or 0)
-    rows, cursor = await page(session, [thread.id or 0], limit=limit, before=before)
-    return History(customer.id or 0, rows, await attachments_for(session, [m.id or 0 for m in rows]), cursor)
+    thread_ids = [thread.id or 0]
+    newer: str | None = None
+    if around is not None:
+        target = await session.get(Message, around)
+        if target is None or target.thread_id != thread.id:
+            raise NotFound("message in this thread", around)
+        mark = encode_cursor(target)
+        older, cursor = await page(session, thread_ids, limit=limit // 2, before=mark)
+        later, newer = await page(session, thread_ids, limit=limit - len(older) - 1, after=mark)
+        rows = [*older, target, *later]
+    elif after:
+        rows, newer = await page(session, thread_ids, limit=limit, after=after)
+        cursor = None
+    else:
+        rows, cursor = await page(session, thread_ids, limit=limit, before=before)
+    return History(customer.id or 0, rows, await attachments_for(session, [m.id or 0 for m in rows]), cursor, newer)
 
 
 async def attachment(session: AsyncSession, attachment_id: int) -> Attachment:

@@ -25,15 +25,21 @@ class Conversation:
     messages: Sequence[Message]
     attachments: dict[int, list[Attachment]]
     older: str | None
+    # Where the history shown stops short of the newest message, and the message it was opened on.
+    newer: str | None
+    around: int | None
     reply_channels: Sequence[str]
     default_channel: str | None
     # Open merge suggestions, each with the other customer as it stands now.
     suggestions: Sequence[tuple[MergeSuggestion, Customer]]
 
 
-async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
+async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
+               after: str | None = None, around: int | None = None) -> Conversation:
+    """The conversation with its newest page of history, or the page before/after a cursor or around a message."""
     whole = await profile.load(session, thread.customer_id)
-    history = await messages.history(session, thread.customer_id, limit=limit)
+    history = await messages.history(session, thread.customer_id, limit=limit, before=before, after=after,
+                                     around=around)
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
@@ -42,5 +48,6 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
                                                     else suggestion.customer_id))
                    for suggestion in whole.suggestions]
     return Conversation(thread=whole.thread, profile=whole, messages=history.messages,
-                        attachments=history.attachments, older=history.next, reply_channels=channels,
+                        attachments=history.attachments, older=history.next, newer=history.newer,
+                        around=around, reply_channels=channels,
                         default_channel=default or (channels[0] if channels else None), suggestions=suggestions)
