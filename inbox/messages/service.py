@@ -238,8 +238,9 @@ async def apply_delivery(session: AsyncSession, message: Message, *, status: Del
     return True
 
 
-def encode_cursor(message: Message) -> str:
-    raw = f"{message.at.isoformat()}|{message.id}"
+def encode_cursor(message: Message, *, inclusive: bool = False) -> str:
+    # Ids are whole numbers: "after (at, id - 1)" is "from this message on".
+    raw = f"{message.at.isoformat()}|{(message.id or 0) - 1 if inclusive else message.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -302,27 +303,32 @@ class History:
 
 
 async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None,
-                  after: str | None = None, around: int | None = None) -> History:
+                  after: str | None = None, around: int | None = None, since: int | None = None) -> History:
     """A page of the customer's one thread (following merges), oldest first within the page.
 
     `around` is a message id: the page is the window of history it sits in the middle of, with
     cursors both ways, so a search hit opens on its message however much was said since.
+    `since` is a message id too: the page runs from it on, for redrawing what a reader has scrolled
+    back through without losing it.
     """
     customer = await customers.get(session, customer_id)
     thread = await threads.for_customer(session, customer.id or 0)
     thread_ids = [thread.id or 0]
-    newer: str | None = None
-    if around is not None:
-        target = await session.get(Message, around)
+    cursor = newer = None
+    if around is not None or since is not None:
+        target = await session.get(Message, around if around is not None else since)
         if target is None or target.thread_id != thread.id:
-            raise NotFound("message in this thread", around)
-        mark = encode_cursor(target)
-        older, cursor = await page(session, thread_ids, limit=limit // 2, before=mark)
-        later, newer = await page(session, thread_ids, limit=limit - len(older) - 1, after=mark)
-        rows = [*older, target, *later]
+            raise NotFound("message in this thread", around if around is not None else since)
+        if around is not None:
+            older, cursor = await page(session, thread_ids, limit=limit // 2, before=encode_cursor(target))
+            later, newer = await page(session, thread_ids, limit=limit - len(older) - 1, after=encode_cursor(target))
+            rows = [*older, target, *later]
+        else:
+            rows, newer = await page(session, thread_ids, limit=limit, after=encode_cursor(target, inclusive=True))
+            earlier, _ = await page(session, thread_ids, limit=1, before=encode_cursor(target))
+            cursor = encode_cursor(target) if earlier else None
     elif after:
         rows, newer = await page(session, thread_ids, limit=limit, after=after)
-        cursor = None
     else:
         rows, cursor = await page(session, thread_ids, limit=limit, before=before)
     return History(customer.id or 0, rows, await attachments_for(session, [m.id or 0 for m in rows]), cursor, newer)

@@ -35,11 +35,12 @@ class Conversation:
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
-               after: str | None = None, around: int | None = None) -> Conversation:
-    """The conversation with its newest page of history, or the page before/after a cursor or around a message."""
+               after: str | None = None, around: int | None = None, since: int | None = None) -> Conversation:
+    """The conversation with its newest page of history, or the page before/after a cursor, around a
+    message or from a message on (see messages.history)."""
     whole = await profile.load(session, thread.customer_id)
     history = await messages.history(session, thread.customer_id, limit=limit, before=before, after=after,
-                                     around=around)
+                                     around=around, since=since)
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None

@@ -113,17 +113,24 @@ async def list_fragment(request: Request, session: SessionDep, found: AgentDep, 
     return pages.render(request, "_list_refresh.html", await _inbox(session, found, view, selected_id=selected))
 
 
+# A reader who scrolled back further than this gets the rest again as they scroll down.
+_REDRAWN = 500
+
+
 @router.get("/inbox/threads/{thread_id}/messages")
 async def messages_fragment(request: Request, session: SessionDep, _found: AgentDep, thread_id: int,
                             before: Annotated[str | None, Query(max_length=200)] = None,
-                            after: Annotated[str | None, Query(max_length=200)] = None) -> Response:
-    """The conversation's messages, for a live refresh that leaves the composer alone, or the page
-    of history before or after a cursor the pane holds, as the reader scrolls."""
+                            after: Annotated[str | None, Query(max_length=200)] = None,
+                            since: int | None = None) -> Response:
+    """The conversation's messages, for a live refresh that leaves the composer alone (`since` the
+    oldest message a reader scrolled back to, so the refresh keeps it), or the page of history
+    before or after a cursor the pane holds, as the reader scrolls."""
     thread = await threads.get(session, thread_id)
     if not (before or after):
         await threads.mark_read(session, thread)
-    pane = await conversation.load(session, thread, before=before, after=after)
-    return pages.render(request, "_messages.html", {"pane": pane})
+    pane = await conversation.load(session, thread, before=before, after=after, since=since,
+                                   limit=_REDRAWN if since else 50)
+    return pages.render(request, "_messages.html", {"pane": pane, "paged": since is not None})
 
 
 @router.post("/inbox/threads/{thread_id}/messages")

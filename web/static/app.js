@@ -160,7 +160,8 @@
     if (event.target.closest(".composer") && Date.now() - typingSent > 3000) { typingSent = Date.now(); say("typing"); }
   });
   document.addEventListener("htmx:afterSettle", (event) => {
-    showLatest();
+    // A new pane opens on the newest message; a redrawn history keeps the reader's place (search.js).
+    if (event.detail.target && event.detail.target.id === "thread") showLatest();
     if (event.detail.target && event.detail.target.id === "thread") say("viewing");
   });
   window.addEventListener("beforeunload", () => say("left"));
