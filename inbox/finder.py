@@ -1,5 +1,6 @@
 """One search box over customers, messages and orders, Turkish-folded, newest first."""
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from inbox.customers import service as customers
+from inbox.customers.addresses import looks_like_phone, normalize_phone
 from inbox.customers.models import Customer
+from inbox.errors import Invalid
 from inbox.messages.models import Message
 from inbox.orders.models import Order
 from inbox.orders.service import OrderWithLines, with_lines
@@ -66,7 +69,7 @@ class Group:
     more: int | None
 
 
-async def grouped(session: AsyncSession, q: str, *, kinds: Sequence[str] = KINDS, limit: int = 20,
+async def grouped(session: AsyncSession, q: str, *, region: str, kinds: Sequence[str] = KINDS, limit: int = 20,
                   before: int | None = None) -> list[Group]:
     """Each kind's newest `limit` matches: one search and one batch load per kind, never a count of them all.
 
@@ -75,12 +78,21 @@ async def grouped(session: AsyncSession, q: str, *, kinds: Sequence[str] = KINDS
     """
     groups = []
     for kind in kinds:
-        hits = await search(session, q, kind=kind, limit=limit + 1, before=before)
+        hits = await search(session, _as_address(q, region) if kind == "customer" else q, kind=kind,
+                            limit=limit + 1, before=before)
         more = hits[limit - 1].doc_id if len(hits) > limit else None
         hits = hits[:limit]
         loaded = await _LOADERS[kind](session, [hit.ref_id for hit in hits])
         groups.append(Group(kind, [loaded[hit.ref_id] for hit in hits if hit.ref_id in loaded], more))
     return groups
+
+
+def _as_address(q: str, region: str) -> str:
+    # A customer's document holds their addresses in canonical form: "0532 123 45 67" is "+905321234567" there.
+    if looks_like_phone(q):
+        with contextlib.suppress(Invalid):
+            return normalize_phone(q, region)
+    return q
 
 
 async def _customers(session: AsyncSession, ids: Sequence[int]) -> dict[int, Result]:

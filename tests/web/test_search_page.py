@@ -60,6 +60,14 @@ class TestTurkish:
         assert "<mark>İlker</mark> <mark>Işıklı</mark>" in hit
 
 
+class TestCustomers:
+    async def test_a_phone_number_in_any_format_finds_the_customer(self, agent, sessions, ingest_config) -> None:
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "merhaba")
+        for typed in ("0532 123 45 67", "+90 532 123 4567", "05321234567"):
+            page = (await agent.get("/search", params={"q": typed})).text
+            assert "Şule Çelik" in _group(page, "customer"), typed
+
+
 class TestLinks:
     async def test_each_group_links_to_its_thread_the_message_and_the_order(self, agent, sessions,
                                                                             ingest_config) -> None:
