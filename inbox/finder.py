@@ -9,14 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from inbox.channels import AddressKind
 from inbox.customers import service as customers
-from inbox.customers.addresses import looks_like_phone, normalize_phone
+from inbox.customers.addresses import looks_like_phone, normalize_email, normalize_phone
 from inbox.customers.models import Customer
 from inbox.errors import Invalid
 from inbox.messages.models import Message
 from inbox.orders.models import Order
 from inbox.orders.service import OrderWithLines, with_lines
-from inbox.search import search
+from inbox.search import Hit, search
 from inbox.threads.models import Thread
 
 
@@ -78,8 +79,8 @@ async def grouped(session: AsyncSession, q: str, *, region: str, kinds: Sequence
     """
     groups = []
     for kind in kinds:
-        hits = await search(session, _as_address(q, region) if kind == "customer" else q, kind=kind,
-                            limit=limit + 1, before=before)
+        hits = (await _customer_hits(session, q, region=region, limit=limit + 1, before=before) if kind == "customer"
+                else await search(session, q, kind=kind, limit=limit + 1, before=before))
         more = hits[limit - 1].doc_id if len(hits) > limit else None
         hits = hits[:limit]
         loaded = await _LOADERS[kind](session, [hit.ref_id for hit in hits])
@@ -87,12 +88,27 @@ async def grouped(session: AsyncSession, q: str, *, region: str, kinds: Sequence
     return groups
 
 
-def _as_address(q: str, region: str) -> str:
-    # A customer's document holds their addresses in canonical form: "0532 123 45 67" is "+905321234567" there.
-    if looks_like_phone(q):
-        with contextlib.suppress(Invalid):
-            return normalize_phone(q, region)
-    return q
+async def _customer_hits(session: AsyncSession, q: str, *, region: str, limit: int,
+                         before: int | None) -> list[Hit]:
+    # A phone number or an email is looked up by its canonical form: typed any way, it is one
+    # address, and the two databases' word splitters cut "+905321234567" and "a@b.com" differently.
+    address = _address(q, region)
+    if address is None:
+        return await search(session, q, kind="customer", limit=limit, before=before)
+    if before is not None:
+        return []  # everyone holding one address fits on the first page
+    ids = dict.fromkeys(await customers.ids_by_address(session, address[0], address[1]))
+    return [Hit(kind="customer", ref_id=customer_id, customer_id=customer_id) for customer_id in ids][:limit]
+
+
+def _address(q: str, region: str) -> tuple[AddressKind, str] | None:
+    text = q.strip()
+    with contextlib.suppress(Invalid):
+        if "@" in text:
+            return AddressKind.email, normalize_email(text)
+        if looks_like_phone(text):
+            return AddressKind.phone, normalize_phone(text, region)
+    return None
 
 
 async def _customers(session: AsyncSession, ids: Sequence[int]) -> dict[int, Result]:

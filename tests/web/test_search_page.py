@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from inbox.agents.models import Role
+from inbox.channels import AddressKind, Channel
+from inbox.customers import service as customers
 from inbox.db import transaction
 from inbox.messages.models import Message
 from inbox.threads import service as threads
@@ -66,6 +68,14 @@ class TestCustomers:
         for typed in ("0532 123 45 67", "+90 532 123 4567", "05321234567"):
             page = (await agent.get("/search", params={"q": typed})).text
             assert "Şule Çelik" in _group(page, "customer"), typed
+
+    async def test_an_email_in_any_case_finds_the_customer(self, agent, sessions, ingest_config) -> None:
+        async with transaction(sessions) as tx:
+            customer = await customers.create(tx, name="Ayşe Yılmaz")
+            await customers.add_identity(tx, customer_id=customer.id or 0, channel=Channel.email,
+                                         kind=AddressKind.email, address="ayse@example.com", verified=True)
+        page = (await agent.get("/search", params={"q": "AYSE@Example.com"})).text
+        assert "Ayşe Yılmaz" in re.sub(r"</?mark>", "", _group(page, "customer"))
 
 
 class TestLinks:
