@@ -150,7 +150,7 @@ class TestLanding:
 
 class TestOlderHistory:
     async def test_scrolling_up_loads_older_messages_without_moving_what_the_agent_reads(
-            self, chromium: Browser, server, sessions, ingest_config) -> None:
+            self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
         await customer_writes(sessions, ingest_config, "SM0", "+905321234567", "Şule Çelik", "mesaj 0")
         _, thread_id = await _thread_of(sessions, "mesaj 0")
@@ -177,3 +177,16 @@ class TestOlderHistory:
         await expect(page.locator("#messages .history-more")).to_have_count(0)
         await expect(page.locator("#messages .message .body").first).to_have_text("mesaj 0")
         await page.screenshot(path=screenshot_path("older-history"))
+
+        # A new message arrives while the agent reads far back: it joins the end, nothing moves.
+        reading = await page.evaluate("""() => { const list = document.getElementById("messages");
+            list.scrollTop = 2000; const top = list.getBoundingClientRect().top;
+            const first = [...list.querySelectorAll(".message")].find((m) => m.getBoundingClientRect().top >= top);
+            return { id: first.id, y: first.getBoundingClientRect().top }; }""")
+        await customer_writes(web_app.state.sessions, ingest_config, "SM-new", "+905321234567", "Şule Çelik",
+                              "yeni mesaj")
+        await expect(page.locator("#messages .message .body").last).to_have_text("yeni mesaj", timeout=5000)
+        await expect(page.locator("#messages .message .body")).to_have_count(162)
+        await page.wait_for_timeout(100)
+        y = await page.evaluate(f"document.getElementById('{reading['id']}').getBoundingClientRect().top")
+        assert abs(y - reading["y"]) <= 1

@@ -23,12 +23,12 @@
       const fromBottom = list.scrollHeight - list.scrollTop;
       more.replaceWith(...page.children);
       list.scrollTop = list.scrollHeight - fromBottom;
-      list.dataset.paged = "";
     } else {
       more.replaceWith(...page.children);
       // At the newest message again: live refreshes may redraw the pane once more.
       if (page.dataset.newer) list.dataset.newer = page.dataset.newer; else delete list.dataset.newer;
     }
+    list.dataset.paged = "";
     check(list);
   }
 
