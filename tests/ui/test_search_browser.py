@@ -3,7 +3,7 @@ and older history loading as the agent scrolls up, without the page jumping."""
 
 from datetime import UTC, datetime, timedelta
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from inbox.agents.models import Role
 from inbox.channels import Channel
@@ -13,10 +13,10 @@ from inbox.messages import service as messages
 from inbox.threads import service as threads
 from tests.factories import make_order
 from tests.ui.conftest import screenshot_path
-from tests.ui.steps import customer_writes, sign_in
+from tests.ui.steps import customer_writes, message_written, sign_in
 from tests.web.users import make_user
 
-WIDE = {"width": 1440, "height": 900}
+WIDE: ViewportSize = {"width": 1440, "height": 900}
 
 
 async def _more_messages(sessions, thread_id: int, count: int, *, start: datetime) -> None:
@@ -27,16 +27,6 @@ async def _more_messages(sessions, thread_id: int, count: int, *, start: datetim
             (thread, messages.NewMessage(direction=Direction.inbound, channel=Channel.whatsapp, text=f"mesaj {n}",
                                          provider_id=f"more-{thread_id}-{n}", provider_at=start + timedelta(minutes=n)))
             for n in range(1, count + 1)])
-
-
-async def _thread_of(sessions, text: str) -> tuple[int, int]:
-    from sqlalchemy import select
-
-    from inbox.messages.models import Message
-
-    async with sessions() as reader:
-        row = (await reader.execute(select(Message.id, Message.thread_id).where(Message.text == text))).one()
-    return row[0], row[1]
 
 
 async def _scroll_state(page: Page) -> dict:
@@ -53,7 +43,7 @@ class TestSearchBox:
         await customer_writes(sessions, ingest_config, "SM2", "+905329876543", "Kerem Işık", "Kargom nerede?")
         await customer_writes(sessions, ingest_config, "SM3", "+905551112233", "<b>Hacker</b>",
                               "<script>alert(1)</script> ışıklı tabela")
-        _, thread_id = await _thread_of(sessions, "Kargom nerede?")
+        _, thread_id = await message_written(sessions, "Kargom nerede?")
         async with transaction(sessions) as tx:
             await make_order(tx, customer_id=(await threads.get(tx, thread_id)).customer_id, external_id="shop-1042",
                              number="1042", status="shipped", total="1249.90",
@@ -120,7 +110,7 @@ class TestLanding:
         await customer_writes(sessions, ingest_config, "SM0", "+905321234567", "Şule Çelik", "ilk mesaj")
         await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
                               "Sipariş ettiğim ışıklı ayna kırık geldi")
-        message_id, thread_id = await _thread_of(sessions, "Sipariş ettiğim ışıklı ayna kırık geldi")
+        message_id, thread_id = await message_written(sessions, "Sipariş ettiğim ışıklı ayna kırık geldi")
         await _more_messages(sessions, thread_id, 120, start=datetime.now(UTC) + timedelta(seconds=1))
         page = await (await chromium.new_context(viewport=WIDE, locale="en-US")).new_page()
         await sign_in(page, server, email)
@@ -153,7 +143,7 @@ class TestOlderHistory:
             self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)
         await customer_writes(sessions, ingest_config, "SM0", "+905321234567", "Şule Çelik", "mesaj 0")
-        _, thread_id = await _thread_of(sessions, "mesaj 0")
+        _, thread_id = await message_written(sessions, "mesaj 0")
         await _more_messages(sessions, thread_id, 160, start=datetime.now(UTC) + timedelta(seconds=1))
         page = await (await chromium.new_context(viewport=WIDE, locale="en-US")).new_page()
         await sign_in(page, server, email)
