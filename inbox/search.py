@@ -7,7 +7,6 @@ a partial GIN index per kind. All made by the migrations; callers only write sea
 """
 
 import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from inbox.db import BigIntId, UTCDateTime, table_of, utcnow
-from inbox.text import fold
+from inbox.text import fold, terms
 
 
 class SearchDoc(SQLModel, table=True):
@@ -61,15 +60,13 @@ async def index_documents(session: AsyncSession, documents: Sequence[Document]) 
         await session.execute(_INSERT_DOC, rows)
 
 
-def _terms(q: str) -> list[str]:
-    return re.findall(r"\w+", fold(q))[:8]
-
-
 @dataclass(frozen=True, slots=True)
 class Hit:
     kind: str
     ref_id: int
     customer_id: int
+    # The document's own id: newest first means by it, so it is also the cursor of the next page.
+    doc_id: int = 0
 
 
 KINDS = ("customer", "message", "order")
@@ -77,44 +74,48 @@ KINDS = ("customer", "message", "order")
 # a common word is found there in a millisecond, where the GIN index would hand back every one
 # of its matches to be sorted.
 _RECENT = 2_000
+# "Older than nothing": the first page.
+_NEWEST = 2**62
 
 
-async def search(session: AsyncSession, q: str, *, kind: str, limit: int = 20) -> list[Hit]:
-    """Documents of one kind matching every word of q (as prefixes), newest first.
+async def search(session: AsyncSession, q: str, *, kind: str, limit: int = 20, before: int | None = None) -> list[Hit]:
+    """Documents of one kind matching every word of q (as prefixes), newest first, older than `before`.
 
     Newest-first rides the index order (FTS5 rowid, PostgreSQL id) instead of ranking every
     match: bm25 over a million messages costs hundreds of milliseconds, the newest window a few.
     """
-    terms = _terms(q)
-    if not terms or kind not in KINDS:
+    words = terms(q)
+    if not words or kind not in KINDS:
         return []
+    below = before if before is not None else _NEWEST
     if session.get_bind().dialect.name == "sqlite":
         # The kind is one of KINDS, so naming its table in the SQL is safe.
         statement = text(
-            f"SELECT d.kind, d.ref_id, d.customer_id FROM search_fts_{kind} f JOIN search_doc d ON d.id = f.rowid "
-            f"WHERE search_fts_{kind} MATCH :match ORDER BY f.rowid DESC LIMIT :limit"
-        ).bindparams(match=" AND ".join(f'"{t}"*' for t in terms), limit=limit)
+            f"SELECT d.kind, d.ref_id, d.customer_id, d.id FROM search_fts_{kind} f "
+            "JOIN search_doc d ON d.id = f.rowid "
+            f"WHERE search_fts_{kind} MATCH :match AND f.rowid < :below ORDER BY f.rowid DESC LIMIT :limit"
+        ).bindparams(match=" AND ".join(f'"{t}"*' for t in words), below=below, limit=limit)
         rows = list((await session.execute(statement)).all())
     else:
-        query = " & ".join(f"{t}:*" for t in terms)
-        rows = list((await session.execute(_recent(kind), {"query": query, "limit": limit})).all())
+        values = {"query": " & ".join(f"{t}:*" for t in words), "below": below, "limit": limit}
+        rows = list((await session.execute(_recent(kind), values)).all()) if before is None else []
         if len(rows) < limit:
-            # Fewer matches than asked for among the newest: a rarer word, so ask its GIN index for
-            # all of them. PostgreSQL guesses a prefix's matches badly and would rather test every
-            # row of the kind in id order (300 ms); for this one statement it is told not to.
+            # Fewer matches than asked for among the newest (or a later page): ask the kind's GIN
+            # index for all of them. PostgreSQL guesses a prefix's matches badly and would rather
+            # test every row of the kind in id order (300 ms); for this one statement it is told not to.
             await session.execute(_PLAIN_INDEX_SCANS_OFF)
-            rows = list((await session.execute(_every(kind), {"query": query, "limit": limit})).all())
+            rows = list((await session.execute(_every(kind), values)).all())
             await session.execute(_PLAIN_INDEX_SCANS_ON)
-    return [Hit(kind=r[0], ref_id=int(r[1]), customer_id=int(r[2])) for r in rows]
+    return [Hit(kind=r[0], ref_id=int(r[1]), customer_id=int(r[2]), doc_id=int(r[3])) for r in rows]
 
 
 @functools.cache
 def _recent(kind: str) -> TextClause:
     # The kind is a literal, not a parameter, so a prepared statement's generic plan still
     # matches the partial index of that kind.
-    return text(f"SELECT kind, ref_id, customer_id FROM (SELECT * FROM search_doc WHERE kind = '{kind}' "
+    return text(f"SELECT kind, ref_id, customer_id, id FROM (SELECT * FROM search_doc WHERE kind = '{kind}' "
                 f"ORDER BY id DESC LIMIT {_RECENT}) recent "
-                "WHERE tsv @@ to_tsquery('simple', :query) ORDER BY id DESC LIMIT :limit")
+                "WHERE tsv @@ to_tsquery('simple', :query) AND id < :below ORDER BY id DESC LIMIT :limit")
 
 
 _PLAIN_INDEX_SCANS_OFF = text("SET LOCAL enable_indexscan = off")
@@ -124,8 +125,8 @@ _PLAIN_INDEX_SCANS_ON = text("SET LOCAL enable_indexscan = on")
 @functools.cache
 def _every(kind: str) -> TextClause:
     # "id + 0": sorting on an expression keeps the planner from walking the whole id index.
-    return text(f"SELECT kind, ref_id, customer_id FROM search_doc WHERE kind = '{kind}' "
-                "AND tsv @@ to_tsquery('simple', :query) ORDER BY id + 0 DESC LIMIT :limit")
+    return text(f"SELECT kind, ref_id, customer_id, id FROM search_doc WHERE kind = '{kind}' "
+                "AND tsv @@ to_tsquery('simple', :query) AND id < :below ORDER BY id + 0 DESC LIMIT :limit")
 
 
 async def search_customer_ids(session: AsyncSession, q: str, *, limit: int = 20) -> list[int]:

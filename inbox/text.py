@@ -1,3 +1,5 @@
+import functools
+import re
 import unicodedata
 
 import nh3
@@ -12,6 +14,87 @@ def fold(text: str) -> str:
     """Lower-case, Turkish-aware, accent-free form for search; used at index and at query time."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_TURKISH).casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def terms(q: str) -> list[str]:
+    """The words a search box query stands for, folded; a query of more than eight is cut there."""
+    return re.findall(r"\w+", fold(q))[:8]
+
+
+def matches(text: str, words: list[str]) -> list[tuple[int, int]]:
+    """Where in the original text the words match, as search does: each one a word's prefix, folded.
+
+    Spans cover whole words in the original characters ("Işık" for "isik", "İADE" for "iad"), so
+    highlighting shows what a reader recognises; overlapping matches join into one span.
+    """
+    if not words:
+        return []
+    folded, origin = _folded_with_origin(text)
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(word) for word in words) + r")\w*")
+    spans: list[tuple[int, int]] = []
+    for found in pattern.finditer(folded):
+        start, end = origin[found.start()], origin[found.end() - 1] + 1
+        # Marks that fold to nothing (a decomposed dot above) belong to the letter before them.
+        while end < len(text) and not _fold_letter(text[end]):
+            end += 1
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+# Texts repeat a few dozen letters: folding each once keeps a long email's highlighting under a millisecond.
+_fold_letter = functools.lru_cache(maxsize=4096)(fold)
+
+
+def _folded_with_origin(text: str) -> tuple[str, list[int]]:
+    # fold() works letter by letter, so folding each character alone and remembering where each
+    # folded character came from maps a match in the folded text back onto the original.
+    parts: list[str] = []
+    origin: list[int] = []
+    for index, character in enumerate(text):
+        folded = _fold_letter(character)
+        parts.append(folded)
+        origin += [index] * len(folded)
+    return "".join(parts), origin
+
+
+def excerpt(text: str, spans: list[tuple[int, int]], *, width: int = 180) -> tuple[str, list[tuple[int, int]]]:
+    """About `width` characters of one line around the first match, and the spans moved to fit it."""
+    line = " ".join(text.split())
+    if line != text:
+        # Collapsing whitespace moves every position: find the matches again in the single line.
+        return excerpt(line, _respan(text, line, spans), width=width)
+    if len(text) <= width:
+        return text, spans
+    first = spans[0][0] if spans else 0
+    start = max(0, min(first - width // 3, len(text) - width))
+    if start:
+        # Start on a word, not in the middle of one.
+        space = text.find(" ", start, first)
+        start = space + 1 if space != -1 else start
+    end = min(len(text), start + width)
+    if end < len(text):
+        space = text.rfind(" ", max(start, first), end)
+        end = space if space > start else end
+    prefix, suffix = ("…" if start else ""), ("…" if end < len(text) else "")
+    shift = len(prefix) - start
+    kept = [(max(a, start) + shift, min(b, end) + shift) for a, b in spans if b > start and a < end]
+    return prefix + text[start:end] + suffix, kept
+
+
+def _respan(text: str, line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    # Position i of `text` lands at new[i] in `line` (runs of whitespace become one space).
+    new, at, previous_space = [], -1, True
+    for character in text:
+        space = character.isspace()
+        if not (space and previous_space):
+            at += 1
+        new.append(max(at, 0))
+        previous_space = space
+    new.append(len(line))
+    return [(new[a], min(new[b - 1] + 1, len(line))) for a, b in spans if new[a] < len(line)]
 
 
 def sanitize_html(html: str) -> str:

@@ -25,7 +25,7 @@ from inbox.ingest_queue import IngestWriter
 from inbox.realtime import make_hub
 from inbox.threads.snooze import run_waker
 from web import errors
-from web.routes import account, admin, api, composer, inbox_actions, live, ui, webhooks
+from web.routes import account, admin, api, composer, inbox_actions, live, search, ui, webhooks
 from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
@@ -77,6 +77,7 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(composer.router)
     app.include_router(inbox_actions.router)
+    app.include_router(search.router)
     app.include_router(live.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app

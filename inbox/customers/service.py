@@ -181,10 +181,10 @@ async def lookup(session: AsyncSession, q: str, *, region: str, limit: int = 20)
     ids: list[int] = []
     if "@" in text:
         with contextlib.suppress(Invalid):
-            ids += await _ids_by_address(session, AddressKind.email, normalize_email(text))
+            ids += await ids_by_address(session, AddressKind.email, normalize_email(text))
     if looks_like_phone(text):
         with contextlib.suppress(Invalid):
-            ids += await _ids_by_address(session, AddressKind.phone, normalize_phone(text, region))
+            ids += await ids_by_address(session, AddressKind.phone, normalize_phone(text, region))
     number = text.lstrip("#").strip()
     if number:
         ids += (await session.execute(
@@ -202,7 +202,7 @@ async def lookup(session: AsyncSession, q: str, *, region: str, limit: int = 20)
     return list(seen.values())[:limit]
 
 
-async def _ids_by_address(session: AsyncSession, kind: AddressKind, address: str) -> list[int]:
+async def ids_by_address(session: AsyncSession, kind: AddressKind, address: str) -> list[int]:
     return list((await session.execute(
         select(col(Identity.customer_id)).where(col(Identity.kind) == kind, col(Identity.address) == address)
     )).scalars().all())

@@ -238,26 +238,38 @@ async def apply_delivery(session: AsyncSession, message: Message, *, status: Del
     return True
 
 
-def encode_cursor(message: Message) -> str:
-    return cursor.encode(message.at, message.id or 0)
+def encode_cursor(message: Message, *, inclusive: bool = False) -> str:
+    # Ids are whole numbers: "after (at, id - 1)" is "from this message on".
+    return cursor.encode(message.at, (message.id or 0) - 1 if inclusive else message.id or 0)
 
 
-def decode_cursor(text: str) -> tuple[datetime, int]:
-    return cursor.decode(text, field="before")
+def decode_cursor(text: str, *, field: str = "before") -> tuple[datetime, int]:
+    return cursor.decode(text, field=field)
 
 
 async def page(session: AsyncSession, thread_ids: Sequence[int], *, limit: int,
-               before: str | None = None) -> tuple[list[Message], str | None]:
-    """The newest `limit` messages before the cursor, returned oldest first, and the next cursor."""
+               before: str | None = None, after: str | None = None) -> tuple[list[Message], str | None]:
+    """The newest `limit` messages before the cursor, or the oldest `limit` after it, returned oldest first,
+    and the cursor of the page beyond them in the same direction (None when there is none).
+
+    Keyset on (at, id), which ix_message_thread_at serves in either direction: deep history costs
+    what the newest page costs, where OFFSET would read every row it skips.
+    """
     query = select(Message).where(col(Message.thread_id).in_(thread_ids))
+    if after:
+        at, message_id = decode_cursor(after, field="after")
+        query = query.where(or_(col(Message.at) > at, and_(col(Message.at) == at, col(Message.id) > message_id)))
+        order = (col(Message.at).asc(), col(Message.id).asc())
+    else:
+        order = (col(Message.at).desc(), col(Message.id).desc())
     if before:
         at, message_id = decode_cursor(before)
         query = query.where(or_(col(Message.at) < at, and_(col(Message.at) == at, col(Message.id) < message_id)))
-    rows = list((await session.execute(
-        query.order_by(col(Message.at).desc(), col(Message.id).desc()).limit(limit + 1)
-    )).scalars().all())
+    rows = list((await session.execute(query.order_by(*order).limit(limit + 1))).scalars().all())
     more = len(rows) > limit
     rows = rows[:limit]
+    if after:
+        return rows, (encode_cursor(rows[-1]) if more and rows else None)
     rows.reverse()
     return rows, (encode_cursor(rows[0]) if more and rows else None)
 
@@ -280,14 +292,47 @@ class History:
     messages: list[Message]
     attachments: dict[int, list[Attachment]]
     next: str | None
+    # Set when the page stops short of the newest message (a page `after`, or a window `around`).
+    newer: str | None = None
 
 
-async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None) -> History:
-    """A page of the customer's one thread (following merges), oldest first within the page."""
+async def history(session: AsyncSession, customer_id: int, *, limit: int, before: str | None = None,
+                  after: str | None = None, around: int | None = None, since: int | None = None) -> History:
+    """A page of the customer's one thread (following merges); see window()."""
     customer = await customers.get(session, customer_id)
     thread = await threads.for_customer(session, customer.id or 0)
-    rows, cursor = await page(session, [thread.id or 0], limit=limit, before=before)
-    return History(customer.id or 0, rows, await attachments_for(session, [m.id or 0 for m in rows]), cursor)
+    return await window(session, customer.id or 0, thread.id or 0, limit=limit, before=before, after=after,
+                        around=around, since=since)
+
+
+async def window(session: AsyncSession, customer_id: int, thread_id: int, *, limit: int, before: str | None = None,
+                 after: str | None = None, around: int | None = None, since: int | None = None) -> History:
+    """A page of one thread, oldest first within the page: the newest, or before/after a cursor.
+
+    `around` is a message id: the page is the window of history it sits in the middle of, with
+    cursors both ways, so a search hit opens on its message however much was said since.
+    `since` is a message id too: the page runs from it on, for redrawing what a reader has scrolled
+    back through without losing it.
+    """
+    thread_ids = [thread_id]
+    older = newer = None
+    if around is not None or since is not None:
+        target = await session.get(Message, around if around is not None else since)
+        if target is None or target.thread_id != thread_id:
+            raise NotFound("message in this thread", around if around is not None else since)
+        if around is not None:
+            earlier, older = await page(session, thread_ids, limit=limit // 2, before=encode_cursor(target))
+            later, newer = await page(session, thread_ids, limit=limit - len(earlier) - 1, after=encode_cursor(target))
+            rows = [*earlier, target, *later]
+        else:
+            rows, newer = await page(session, thread_ids, limit=limit, after=encode_cursor(target, inclusive=True))
+            before_it, _ = await page(session, thread_ids, limit=1, before=encode_cursor(target))
+            older = encode_cursor(target) if before_it else None
+    elif after:
+        rows, newer = await page(session, thread_ids, limit=limit, after=after)
+    else:
+        rows, older = await page(session, thread_ids, limit=limit, before=before)
+    return History(customer_id, rows, await attachments_for(session, [m.id or 0 for m in rows]), older, newer)
 
 
 async def attachment(session: AsyncSession, attachment_id: int) -> Attachment:

@@ -33,6 +33,9 @@ class Conversation:
     messages: Sequence[Message]
     attachments: dict[int, list[Attachment]]
     older: str | None
+    # Where the history shown stops short of the newest message, and the message it was opened on.
+    newer: str | None
+    around: int | None
     reply_channels: Sequence[str]
     default_channel: str | None
     # Open merge suggestions, each with the other customer as it stands now.
@@ -46,10 +49,14 @@ class Conversation:
     teams: Sequence[Team]
 
 
-async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Conversation:
+async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
+               after: str | None = None, around: int | None = None, since: int | None = None) -> Conversation:
+    """The conversation with its newest page of history, or the page before/after a cursor, around a
+    message or from a message on (see messages.window)."""
     whole = await profile.load(session, thread.customer_id, orders_limit=SIDEBAR_ORDERS)
     # The profile already followed any merge to the customer's one thread: page it directly.
-    rows, older = await messages.page(session, [whole.thread.id or 0], limit=limit)
+    history = await messages.window(session, whole.customer.id or 0, whole.thread.id or 0, limit=limit,
+                                    before=before, after=after, around=around, since=since)
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
@@ -57,9 +64,9 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50) -> Con
     suggestions = [(suggestion, await customers.get(session, suggestion.other_id if suggestion.customer_id == me
                                                     else suggestion.customer_id))
                    for suggestion in whole.suggestions]
-    return Conversation(thread=whole.thread, profile=whole, messages=rows,
-                        attachments=await messages.attachments_for(session, [m.id or 0 for m in rows]),
-                        older=older, reply_channels=channels,
+    return Conversation(thread=whole.thread, profile=whole, messages=history.messages,
+                        attachments=history.attachments, older=history.next, newer=history.newer,
+                        around=around, reply_channels=channels,
                         default_channel=default or (channels[0] if channels else None), suggestions=suggestions,
                         windows=for_identities(whole.identities, channels, now=utcnow()),
                         tags=await case_tags.of_case(session, whole.thread.case_id),

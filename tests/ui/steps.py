@@ -1,9 +1,13 @@
 """Steps every browser test takes: a customer writes in, an agent signs in."""
 
+from sqlalchemy import select
+from sqlmodel import col
+
 from inbox.channels import AddressKind, Channel
 from inbox.db import transaction
 from inbox.events import InboundMessage, Party
 from inbox.ingest import ingest
+from inbox.messages.models import Message
 from tests.web.users import PASSWORD
 
 
@@ -20,3 +24,11 @@ async def sign_in(page, server: str, email: str) -> None:
     await page.locator("input[name=password]").fill(PASSWORD)
     await page.locator("button[type=submit]").click()
     await page.wait_for_url(f"{server}/inbox")
+
+
+async def message_written(sessions, text: str) -> tuple[int, int]:
+    """The id of the message with this text and of its thread, as a test that wrote it finds them."""
+    async with sessions() as reader:
+        row = (await reader.execute(
+            select(col(Message.id), col(Message.thread_id)).where(col(Message.text) == text))).one()
+    return row[0], row[1]

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from inbox import tags
@@ -110,10 +110,11 @@ async def inbox(request: Request, session: SessionDep, found: AgentDep,
 
 @router.get("/inbox/threads/{thread_id}")
 async def thread_page(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
-                      view: ViewDep) -> Response:
+                      view: ViewDep, message: int | None = None) -> Response:
+    """The inbox with the thread open; with `message`, on the history around that message (a search hit)."""
     thread = await threads.get(session, thread_id)
     await threads.mark_read(session, thread)
-    pane = await conversation.load(session, thread)
+    pane = await conversation.load(session, thread, around=message)
     if request.headers.get("hx-request"):
         return pages.render(request, "_thread.html", {"pane": pane, "view": view})
     return pages.render(request, "inbox.html", {**await inbox_context(session, found, view, selected_id=thread_id),
@@ -138,12 +139,24 @@ async def list_fragment(request: Request, session: SessionDep, found: AgentDep, 
         session, found, view, selected_id=selected, limit=min(max(loaded, LIST_PAGE), LIST_REFRESH_MAX)))
 
 
+# A reader who scrolled back further than this gets the rest again as they scroll down.
+_REDRAWN = 500
+
+
 @router.get("/inbox/threads/{thread_id}/messages")
-async def messages_fragment(request: Request, session: SessionDep, _found: AgentDep, thread_id: int) -> Response:
-    """The conversation's messages, for a live refresh that leaves the composer alone."""
+async def messages_fragment(request: Request, session: SessionDep, _found: AgentDep, thread_id: int,
+                            before: Annotated[str | None, Query(max_length=200)] = None,
+                            after: Annotated[str | None, Query(max_length=200)] = None,
+                            since: int | None = None) -> Response:
+    """The conversation's messages, for a live refresh that leaves the composer alone (`since` the
+    oldest message a reader scrolled back to, so the refresh keeps it), or the page of history
+    before or after a cursor the pane holds, as the reader scrolls."""
     thread = await threads.get(session, thread_id)
-    await threads.mark_read(session, thread)
-    return pages.render(request, "_messages.html", {"pane": await conversation.load(session, thread)})
+    if not (before or after):
+        await threads.mark_read(session, thread)
+    pane = await conversation.load(session, thread, before=before, after=after, since=since,
+                                   limit=_REDRAWN if since else 50)
+    return pages.render(request, "_messages.html", {"pane": pane, "paged": since is not None})
 
 
 @router.post("/inbox/threads/{thread_id}/suggestions/{suggestion_id}")

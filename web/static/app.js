@@ -48,6 +48,7 @@
     e: () => press("#thread button[name=status][value=resolved]"),
     a: () => press("#thread button[name=assignee][value=me]"),
     "?": () => document.getElementById("shortcuts")?.showModal(),
+    "/": () => document.querySelector(".topsearch input")?.select(),
   };
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -82,7 +83,8 @@
     const threadId = openThreadId();
     htmx.ajax("GET", `/inbox/list?view=${encodeURIComponent(view)}&selected=${threadId}`,
       { target: "#list", swap: "outerHTML" });
-    if (refreshThread && threadId) {
+    // A pane opened on older history (a search hit) stays put; it catches up as the reader scrolls down.
+    if (refreshThread && threadId && !document.querySelector("#messages[data-newer]")) {
       htmx.ajax("GET", `/inbox/threads/${threadId}/messages`, { target: "#messages", swap: "outerHTML" });
     }
     refreshThread = false;
@@ -159,7 +161,8 @@
     if (event.target.closest(".composer") && Date.now() - typingSent > 3000) { typingSent = Date.now(); say("typing"); }
   });
   document.addEventListener("htmx:afterSettle", (event) => {
-    showLatest();
+    // A new pane opens on the newest message; a redrawn history keeps the reader's place (search.js).
+    if (event.detail.target && event.detail.target.id === "thread") showLatest();
     if (event.detail.target && event.detail.target.id === "thread") say("viewing");
   });
   window.addEventListener("beforeunload", () => say("left"));
