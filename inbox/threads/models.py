@@ -25,7 +25,7 @@ class Thread(SQLModel, table=True):
         Index("ix_thread_assignee_activity", "assignee_id", "status", "last_activity_at", "id"),
         Index("ix_thread_team_activity", "team_id", "status", "last_activity_at", "id"),
         # The per-channel views: open threads by the channel the customer last wrote on.
-        Index("ix_thread_status_channel_activity", "status", "last_inbound_channel", "last_activity_at", "id"),
+        Index("ix_thread_channel_activity", "last_inbound_channel", "status", "last_activity_at", "id"),
         # The per-tag views reach threads from case_tag through the current case.
         Index("ix_thread_case_id", "case_id"),
     )

@@ -1,5 +1,6 @@
 """Steps every browser test takes: a customer writes in, an agent signs in."""
 
+from playwright.async_api import expect
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -24,6 +25,8 @@ async def sign_in(page, server: str, email: str) -> None:
     await page.locator("input[name=password]").fill(PASSWORD)
     await page.locator("button[type=submit]").click()
     await page.wait_for_url(f"{server}/inbox")
+    # Live means connected and caught up: a test that acts sooner races the catch-up's refresh.
+    await expect(page.locator("body")).to_have_attribute("data-live", "on")
 
 
 async def message_written(sessions, text: str) -> tuple[int, int]:

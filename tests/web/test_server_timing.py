@@ -1,6 +1,7 @@
 """Server-Timing: the app's own time on every HTTP response, for devtools and for bench.ui."""
 
 import asyncio
+import json
 import re
 
 import httpx
@@ -40,5 +41,6 @@ async def test_the_live_websocket_still_works_through_it(server, sessions) -> No
                                                            "Origin": server}) as socket:
         assert "server-timing" not in socket.response.headers
         await socket.ping()
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["kind"] == "live.ready"
         with pytest.raises(asyncio.TimeoutError):  # open and quiet: nothing happened to tell
             await asyncio.wait_for(socket.recv(), 0.3)

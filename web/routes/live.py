@@ -49,6 +49,8 @@ async def live(websocket: WebSocket) -> None:
             async with websocket.app.state.sessions() as session:
                 for event in await events_since(session, after):
                     await websocket.send_json(event)
+        # Everything missed has been sent: the page can say it is live once it has applied it.
+        await websocket.send_json(READY)
         me = {"user_id": found.user.id, "name": found.user.name}
         async with asyncio.TaskGroup() as group:
             group.create_task(_forward(websocket, subscription))
@@ -76,6 +78,9 @@ async def _presence(websocket: WebSocket, hub: LocalHub, me: dict[str, Any]) -> 
         if state in _PRESENCE_STATES and thread_id:
             hub.publish({"id": None, "kind": "presence", "thread_id": thread_id, "customer_id": None,
                          "data": {**me, "state": state}})
+
+
+READY: dict[str, Any] = {"id": None, "kind": "live.ready", "thread_id": None, "customer_id": None, "data": {}}
 
 
 def _same_origin(websocket: WebSocket) -> bool:

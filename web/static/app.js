@@ -23,7 +23,10 @@
   function go(step) {
     const items = [...document.querySelectorAll(".conversation")];
     if (!items.length) return;
-    const at = items.findIndex((item) => item.classList.contains("selected"));
+    // The open conversation, not the highlighted row: a live refresh may redraw the list mid-keypress.
+    const open = openThreadId();
+    let at = items.findIndex((item) => Number(item.dataset.threadId) === open);
+    if (at < 0) at = items.findIndex((item) => item.classList.contains("selected"));
     const next = items[Math.min(Math.max(at + step, 0), items.length - 1)];
     next.querySelector("a.open").click();
     next.scrollIntoView({ block: "nearest" });
@@ -78,20 +81,37 @@
   let refreshThread = false;
   const viewers = new Map(); // user id -> {name, state, until}
 
+  let refreshDue = false;
+  let inFlight = 0;
+  let whenRefreshed = null;
   function refresh() {
+    refreshDue = false;
     const view = body.dataset.view || "unassigned";
     const threadId = openThreadId();
-    htmx.ajax("GET", `/inbox/list?view=${encodeURIComponent(view)}&selected=${threadId}`,
-      { target: "#list", swap: "outerHTML" });
+    const jobs = [htmx.ajax("GET", `/inbox/list?view=${encodeURIComponent(view)}&selected=${threadId}`,
+      { target: "#list", swap: "outerHTML" })];
     // A pane opened on older history (a search hit) stays put; it catches up as the reader scrolls down.
     if (refreshThread && threadId && !document.querySelector("#messages[data-newer]")) {
-      htmx.ajax("GET", `/inbox/threads/${threadId}/messages`, { target: "#messages", swap: "outerHTML" });
+      jobs.push(htmx.ajax("GET", `/inbox/threads/${threadId}/messages`, { target: "#messages", swap: "outerHTML" }));
     }
     refreshThread = false;
+    inFlight += 1;
+    Promise.allSettled(jobs).then(() => {
+      inFlight -= 1;
+      if (!refreshDue && !inFlight && whenRefreshed) { const done = whenRefreshed; whenRefreshed = null; done(); }
+    });
+  }
+
+  // The server says the catch-up is complete: live once what it brought is on screen.
+  function caughtUp() {
+    const on = () => { body.dataset.live = "on"; };
+    if (refreshDue || inFlight) whenRefreshed = on;
+    else on();
   }
 
   function schedule(event) {
     if (event.thread_id && event.thread_id === openThreadId()) refreshThread = true;
+    refreshDue = true;
     clearTimeout(refreshTimer);
     // Many events in a burst (a merge, a busy minute) become one refresh.
     refreshTimer = setTimeout(refresh, 150);
@@ -110,6 +130,7 @@
   }
 
   function onEvent(event) {
+    if (event.kind === "live.ready") { caughtUp(); return; }
     if (event.kind === "presence") {
       const who = event.data;
       if (who.state === "left") viewers.delete(who.user_id);
@@ -144,7 +165,7 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     socket = new WebSocket(`${scheme}://${location.host}/live?after=${lastId}`);
-    socket.onopen = () => { retry = 500; body.dataset.live = "on"; say("viewing"); };
+    socket.onopen = () => { retry = 500; say("viewing"); };
     socket.onmessage = (message) => onEvent(JSON.parse(message.data));
     socket.onclose = (closed) => {
       body.dataset.live = "off";
