@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from inbox import audit
-from inbox.channels import Channel
 from inbox.customers import service as customers
 from inbox.customers.models import Customer, Identity, Merge, MergeSuggestion
 from inbox.db import utcnow
@@ -257,10 +256,7 @@ async def _summarize(session: AsyncSession, thread: Thread, *, unread_count: int
 
 
 async def _note(session: AsyncSession, thread: Thread, text: str, extra: dict[str, Any]) -> None:
-    # A system event has no channel of its own; it borrows the thread's, as notes do.
-    await messages.append(session, thread, messages.NewMessage(
-        direction=Direction.event, channel=thread.last_channel or Channel.phone, author_type="system",
-        text=text, extra=extra))
+    await messages.append_event(session, thread, text=text, extra=extra)
 
 
 async def _accept_suggestions(session: AsyncSession, first: int, second: int) -> list[int]:

@@ -55,6 +55,14 @@ async def append(session: AsyncSession, thread: Thread, new: NewMessage) -> int 
     return (await append_many(session, [(thread, new)]))[0]
 
 
+async def append_event(session: AsyncSession, thread: Thread, *, text: str, extra: dict[str, Any]) -> None:
+    """A system line in the history ("case opened", "assigned to …"): `extra["event"]` names it, so a
+    reader's language can say it; `text` is the English for anyone else."""
+    # A system event has no channel of its own; it borrows the thread's, as notes do.
+    await append(session, thread, NewMessage(direction=Direction.event, channel=thread.last_channel or Channel.phone,
+                                             author_type="system", text=text, extra=extra))
+
+
 async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, NewMessage]]) -> list[int | None]:
     """append() for many messages, in order, with a handful of statements instead of a handful each."""
     rows = [_row(thread, new) for thread, new in entries]

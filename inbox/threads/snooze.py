@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from inbox.channels import Channel
+from inbox.agents.models import User
 from inbox.db import transaction, utcnow
 from inbox.errors import Invalid
-from inbox.events import Direction
 from inbox.messages import service as messages
+from inbox.threads import actions
 from inbox.threads import service as threads
 from inbox.threads.models import Status, Thread
 
@@ -54,10 +54,11 @@ def local_time(text: str, *, zone: ZoneInfo = SHOP_TIMEZONE) -> datetime:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(ZoneInfo("UTC"))
 
 
-async def snooze(session: AsyncSession, thread: Thread, *, until: datetime, now: datetime | None = None) -> None:
+async def snooze(session: AsyncSession, thread: Thread, *, until: datetime, now: datetime | None = None,
+                 by: User | None = None) -> None:
     if until <= (now or utcnow()):
         raise Invalid("until", "pick a time in the future")
-    await threads.set_status(session, thread, status=Status.snoozed, snoozed_until=until)
+    await actions.set_status(session, thread, status=Status.snoozed, snoozed_until=until, by=by)
 
 
 async def wake_due(session: AsyncSession, *, now: datetime, limit: int = 200) -> list[int]:
@@ -68,9 +69,7 @@ async def wake_due(session: AsyncSession, *, now: datetime, limit: int = 200) ->
     )).scalars().all()
     for thread in due:
         await threads.set_status(session, thread, status=Status.open)
-        await messages.append(session, thread, messages.NewMessage(
-            direction=Direction.event, channel=thread.last_channel or Channel.phone, author_type="system",
-            text="case woke", extra={"event": "case.woke"}))
+        await messages.append_event(session, thread, text="case woke", extra={"event": "case.woke"})
     return [thread.id or 0 for thread in due]
 
 

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from inbox import tags
 from inbox.agents import teams
-from inbox.agents.models import Role
+from inbox.agents.models import Role, User
 from inbox.customers import service as customers
 from inbox.customers.models import Customer, Merge
 from inbox.db import transaction, utcnow
@@ -194,3 +194,27 @@ class TestList:
         assert 'data-view-count="channel:whatsapp">4<' in page
         assert (await agent.get("/inbox?view=channel:fax")).status_code == 422
         assert (await agent.get("/inbox/list?view=open&after=garbage")).status_code == 422
+
+
+class TestHistory:
+    async def test_who_assigned_and_resolved_is_written_into_the_history_in_the_readers_language(
+            self, agent, sessions, ingest_config) -> None:
+        mehmet = await make_user(sessions, Role.agent, email="mehmet@shop.example", name="Mehmet Kaya")
+        async with sessions() as reader:
+            mehmet_id = await _user_id(reader, mehmet)
+        thread_id = (await _four_customers(sessions, ingest_config))[0]
+        await agent.post(f"/inbox/threads/{thread_id}/assignee?view=open", data={"assignee": f"user:{mehmet_id}"})
+        # The same assignment again changes nothing, so it says nothing.
+        await agent.post(f"/inbox/threads/{thread_id}/assignee?view=open", data={"assignee": f"user:{mehmet_id}"})
+        pane = await agent.post(f"/inbox/threads/{thread_id}/status?view=open", data={"status": "resolved"})
+        lines = re.findall(r'<span class="event-line">([^<·]+)', pane.text)
+        assert [line.strip() for line in lines] == [
+            "Conversation opened", "Ayşe Demir assigned this to Mehmet Kaya", "Ayşe Demir resolved this"]
+        turkish = await agent.get(f"/inbox/threads/{thread_id}?view=open", headers={"Accept-Language": "tr"})
+        assert "Ayşe Demir bunu Mehmet Kaya kişisine atadı" in turkish.text
+        assert "Ayşe Demir çözüldü olarak işaretledi" in turkish.text
+
+
+async def _user_id(session, email: str) -> int:
+    user = (await session.execute(select(User).where(col(User.email) == email))).scalar_one()
+    return user.id or 0

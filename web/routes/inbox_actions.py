@@ -19,7 +19,7 @@ from inbox.customers import service as customers
 from inbox.customers.models import Customer
 from inbox.db import utcnow
 from inbox.errors import Invalid
-from inbox.threads import conversation, snooze
+from inbox.threads import actions, conversation, snooze
 from inbox.threads import service as threads
 from inbox.threads.models import Status, Thread
 from web.deps import SessionDep, SettingsDep
@@ -59,7 +59,7 @@ async def _assign(session: SessionDep, found: SignedIn, thread: Thread, assignee
             team_id = (await agent_teams.get(session, int(key))).id
         case _:
             team_id = None
-    await threads.assign(session, thread, assignee_id=agent_id, team_id=team_id)
+    await actions.assign(session, thread, assignee_id=agent_id, team_id=team_id, by=found.user)
 
 
 async def _add_tag(session: SessionDep, thread: Thread, tag_id: int) -> None:
@@ -78,15 +78,15 @@ async def change_assignee(request: Request, session: SessionDep, found: AgentDep
 
 
 @router.post("/inbox/threads/{thread_id}/status")
-async def change_status(request: Request, session: SessionDep, _found: AgentDep, thread_id: int, view: ViewDep,
+async def change_status(request: Request, session: SessionDep, found: AgentDep, thread_id: int, view: ViewDep,
                         status: Annotated[Settable, Form()]) -> Response:
     thread = await threads.get(session, thread_id)
-    await threads.set_status(session, thread, status=Status(status))
+    await actions.set_status(session, thread, status=Status(status), by=found.user)
     return await render_pane(request, session, thread, view)
 
 
 @router.post("/inbox/threads/{thread_id}/snooze")
-async def snooze_thread(request: Request, session: SessionDep, _found: AgentDep, thread_id: int, view: ViewDep,
+async def snooze_thread(request: Request, session: SessionDep, found: AgentDep, thread_id: int, view: ViewDep,
                         preset: Annotated[snooze.Preset | None, Form()] = None,
                         until: Annotated[str, Form(max_length=40)] = "") -> Response:
     """Until a preset time (shop's timezone) or a datetime-local the agent picked; the past is refused."""
@@ -98,7 +98,7 @@ async def snooze_thread(request: Request, session: SessionDep, _found: AgentDep,
         when = snooze.local_time(until)
     else:
         raise Invalid("until", "pick when the conversation should come back")
-    await snooze.snooze(session, thread, until=when, now=now)
+    await snooze.snooze(session, thread, until=when, now=now, by=found.user)
     return await render_pane(request, session, thread, view)
 
 
@@ -138,7 +138,7 @@ async def bulk(request: Request, session: SessionDep, found: AgentDep, view: Vie
         if kind == "assign":
             await _assign(session, found, thread, value)
         elif kind == "status":
-            await threads.set_status(session, thread, status=Status(value))
+            await actions.set_status(session, thread, status=Status(value), by=found.user)
         else:
             await _add_tag(session, thread, int(value))
     return pages.render(request, "_list_refresh.html", await inbox_context(session, found, view))

@@ -27,6 +27,20 @@ def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str],
     }
     if key in fixed:
         return fixed[str(key)]
+    said = extra or {}
+    by = str(said.get("by") or "")
+    if key == "case.assigned":
+        to, team = said.get("to"), said.get("team")
+        line = (gettext("%(by)s assigned this to %(to)s, team %(team)s") if to and team
+                else gettext("%(by)s assigned this to %(to)s") if to
+                else gettext("%(by)s assigned this to the team %(team)s") if team
+                else gettext("%(by)s unassigned this"))
+        return line % {"by": by, "to": to, "team": team}
+    if key == "case.status":
+        lines = {"open": gettext("%(by)s reopened this"), "pending": gettext("%(by)s marked this pending"),
+                 "snoozed": gettext("%(by)s snoozed this"), "resolved": gettext("%(by)s resolved this")}
+        if (status_line := lines.get(str(said.get("status")))) is not None:
+            return status_line % {"by": by}
     for event, pattern, line in (("customer.merged", _MERGED, gettext("Merged %(name)s into this customer")),
                                  ("customer.unmerged", _UNMERGED,
                                   gettext("Undid the merge of %(name)s into this customer"))):
