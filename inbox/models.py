@@ -19,11 +19,35 @@ from inbox.orders.models import Order, OrderLine
 from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LiveEvent
 from inbox.search import SearchDoc
-from inbox.threads.models import Case, CaseTag, Thread, ThreadCount
+from inbox.threads.models import Case, CaseTag, Thread, ThreadCount, ViewFamilyCount
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditEvent", "CannedResponse", "Case", "CaseTag", "ChannelActivity", "Consent",
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "CannedResponse",
+    "Case",
+    "CaseTag",
+    "ChannelActivity",
+    "Consent",
     "Customer",
-    "Identity", "LiveEvent", "Merge", "MergeSuggestion", "Message", "Order", "OrderLine", "Preference",
-    "Role", "SearchDoc", "SignInFailure", "SignInSession", "Tag", "Team", "TeamMember", "Thread", "ThreadCount", "User",
+    "Identity",
+    "LiveEvent",
+    "Merge",
+    "MergeSuggestion",
+    "Message",
+    "Order",
+    "OrderLine",
+    "Preference",
+    "Role",
+    "SearchDoc",
+    "SignInFailure",
+    "SignInSession",
+    "Tag",
+    "Team",
+    "TeamMember",
+    "Thread",
+    "ThreadCount",
+    "User",
+    "ViewFamilyCount",
 ]

@@ -85,3 +85,14 @@ class ThreadCount(SQLModel, table=True):
     # 0 for nobody: a primary key cannot hold NULL.
     assignee_id: int = Field(default=0, primary_key=True)
     n: int = 0
+
+
+class ViewFamilyCount(SQLModel, table=True):
+    """Open threads per channel, team and tag (family "channel" | "team" | "tag", ref the channel or id):
+    the counts beside those views, kept exact by triggers on thread and casetag (see the migration)."""
+
+    __tablename__ = "view_family_count"
+
+    family: str = Field(primary_key=True, max_length=10)
+    ref: str = Field(primary_key=True, max_length=40)
+    n: int = 0

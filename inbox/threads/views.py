@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -21,7 +21,7 @@ from inbox import cursor
 from inbox.channels import Channel
 from inbox.customers.models import Customer
 from inbox.errors import Invalid
-from inbox.threads.models import CaseTag, Status, Thread, ThreadCount
+from inbox.threads.models import CaseTag, Status, Thread, ThreadCount, ViewFamilyCount
 
 
 class View(StrEnum):
@@ -141,15 +141,15 @@ class FamilyCounts:
 
 
 async def family_counts(session: AsyncSession) -> FamilyCounts:
-    is_open = col(Thread.status) == Status.open
-    channel = (await session.execute(
-        select(col(Thread.last_inbound_channel), func.count()).where(is_open, col(Thread.last_inbound_channel) != "")
-        .group_by(col(Thread.last_inbound_channel)))).all()
-    tag = (await session.execute(
-        select(col(CaseTag.tag_id), func.count()).join(Thread, col(Thread.case_id) == col(CaseTag.case_id))
-        .where(is_open).group_by(col(CaseTag.tag_id)))).all()
-    team = (await session.execute(
-        select(col(Thread.team_id), func.count()).where(col(Thread.team_id).is_not(None), is_open)
-        .group_by(col(Thread.team_id)))).all()
-    return FamilyCounts(channel={str(k): int(n) for k, n in channel}, tag={int(k): int(n) for k, n in tag},
-                        team={int(k or 0): int(n) for k, n in team})
+    """Read from view_family_count, a row per channel, team and tag, not counted from the threads."""
+    found = FamilyCounts(channel={}, tag={}, team={})
+    for family, ref, n in (await session.execute(select(
+            col(ViewFamilyCount.family), col(ViewFamilyCount.ref), col(ViewFamilyCount.n))
+            .where(col(ViewFamilyCount.n) > 0))).all():
+        if family == "channel":
+            found.channel[ref] = int(n)
+        elif family == "tag":
+            found.tag[int(ref)] = int(n)
+        elif family == "team":
+            found.team[int(ref)] = int(n)
+    return found
