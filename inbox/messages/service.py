@@ -84,7 +84,8 @@ async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, New
         if new.direction != Direction.event and (searchable := _searchable(new.subject, row["text"]))])
     await emit_many(session, [
         NewLiveEvent("message.created", thread.id, thread.customer_id,
-                     {"message_id": message_id, "direction": str(new.direction), "channel": row["channel"]})
+                     {"message_id": message_id, "direction": str(new.direction), "channel": row["channel"],
+                      "assignee_id": thread.assignee_id})
         for thread, new, row, message_id in stored])
     return ids
 

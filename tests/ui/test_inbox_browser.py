@@ -3,8 +3,10 @@
 import re
 
 from playwright.async_api import Browser, expect
+from sqlalchemy import select
+from sqlmodel import col
 
-from inbox.agents.models import Role
+from inbox.agents.models import Role, User
 from inbox.channels import AddressKind, Channel
 from inbox.db import transaction
 from inbox.events import InboundMessage, Party
@@ -117,6 +119,35 @@ class TestConversation:
 
 
 class TestLive:
+    async def test_a_desktop_notification_comes_for_my_conversations_only_while_the_tab_is_hidden(
+            self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
+        email = await make_user(sessions, Role.agent, email="ayse@shop.example", name="Ayşe")
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        await customer_writes(sessions, ingest_config, "SM2", "+905551112233", "Işıl Öztürk", "İade kodu?")
+        async with transaction(sessions) as session:
+            me = (await session.execute(select(User).where(col(User.email) == email))).scalar_one()
+            mine = await threads.for_customer(session, 1)
+            await threads.assign(session, mine, assignee_id=me.id)
+        context = await chromium.new_context(viewport={"width": 1440, "height": 900})
+        # The browser's own Notification and visibility, stood in for: headless chromium shows neither.
+        await context.add_init_script("""
+            window.__shown = [];
+            window.Notification = class { constructor(title, options) { window.__shown.push(options.body); } };
+            window.Notification.permission = "granted";
+            Object.defineProperty(document, "hidden", { get: () => true });
+        """)
+        page = await context.new_page()
+        await sign_in(page, server, email)
+        await page.goto(f"{server}/inbox?view=open")
+        await expect(page.locator("body")).to_have_attribute("data-live", "on")
+        await customer_writes(web_app.state.sessions, ingest_config, "SM3", "+905551112233", "Işıl Öztürk",
+                               "Kodu bulamadım")
+        await customer_writes(web_app.state.sessions, ingest_config, "SM4", "+905321234567", "Şule Çelik",
+                               "Hâlâ bekliyorum")
+        await expect(page.locator(".conversation").nth(0).locator(".preview")).to_contain_text("Hâlâ bekliyorum")
+        await page.wait_for_timeout(300)
+        assert await page.evaluate("window.__shown") == ["New message in a conversation assigned to you"]
+
     async def test_a_new_message_appears_in_an_open_inbox_and_thread_without_reload(
             self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)

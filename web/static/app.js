@@ -149,9 +149,11 @@
     lastId = Math.max(lastId, event.id);
     document.dispatchEvent(new CustomEvent("onethread:live", { detail: event }));
     schedule(event);
+    // A customer writing in one of my conversations while I am on another tab or window.
     if (event.kind === "message.created" && event.data.direction === "inbound" && document.hidden &&
+        event.data.assignee_id === Number(body.dataset.me) &&
         "Notification" in window && Notification.permission === "granted") {
-      new Notification("onethread", { body: "New message" });
+      new Notification("onethread", { body: body.dataset.newMessage, tag: `thread-${event.thread_id}` });
     }
   }
 
