@@ -69,8 +69,9 @@ async def _message(session: AsyncSession, event: InboundMessage, config: IngestC
         await customers.touch_inbound(session, identity.id or 0, at)
         reopened = await threads.reopen_on_inbound(session, thread, at=at)
         if reopened:
+            # At the message's own time, so the line sits just before it however late the webhook came.
             await messages.append(session, thread, messages.NewMessage(
-                direction=Direction.event, channel=event.channel, author_type="system",
+                direction=Direction.event, channel=event.channel, author_type="system", provider_at=at,
                 text=f"case {reopened}", extra={"event": f"case.{reopened}"}))
     elif event.direction == Direction.outbound:
         await threads.record_first_response(session, thread, at=at)

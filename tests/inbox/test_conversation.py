@@ -40,8 +40,7 @@ class TestLoad:
     async def test_the_newest_page_comes_first_with_a_cursor_to_older(self, sessions, session, ingest_config) -> None:
         thread_id, _ = await _long_thread(sessions, ingest_config, 120)
         pane = await conversation.load(session, await threads.get(session, thread_id), limit=50)
-        # The newest entry is the "case opened" event the first message wrote when it arrived (now).
-        assert _texts(pane) == [f"mesaj {n}" for n in range(71, 120)] + [OPENED]
+        assert _texts(pane) == [f"mesaj {n}" for n in range(70, 120)]
         assert pane.older is not None and pane.newer is None and pane.around is None
 
     async def test_older_pages_walk_back_to_the_first_message_without_gaps_or_repeats(self, sessions, session,
@@ -54,7 +53,8 @@ class TestLoad:
             pane = await conversation.load(session, thread, limit=30, before=pane.older)
             seen = _texts(pane) + seen
         # Messages 100-104 share a timestamp: the id breaks the tie, so none is lost at a page edge.
-        assert seen == [f"mesaj {n}" for n in range(120)] + [OPENED]
+        # The "case opened" line sits at the first message's own time, just before it.
+        assert seen == [OPENED] + [f"mesaj {n}" for n in range(120)]
 
     async def test_around_a_message_opens_on_it_with_history_both_ways(self, sessions, session,
                                                                        ingest_config) -> None:
@@ -74,16 +74,16 @@ class TestLoad:
         while pane.newer:
             pane = await conversation.load(session, thread, limit=40, after=pane.newer)
             seen += _texts(pane)
-        assert seen == [f"mesaj {n}" for n in range(10, 200)] + [OPENED]
+        assert seen == [f"mesaj {n}" for n in range(10, 200)]
 
     async def test_around_the_first_or_the_newest_message_fills_the_window_from_the_other_side(
             self, sessions, session, ingest_config) -> None:
         thread_id, ids = await _long_thread(sessions, ingest_config, 120)
         thread = await threads.get(session, thread_id)
         first = await conversation.load(session, thread, limit=50, around=ids[0])
-        assert _texts(first)[0] == "mesaj 0" and first.older is None and first.newer is not None
+        assert _texts(first)[:2] == [OPENED, "mesaj 0"] and first.older is None and first.newer is not None
         newest = await conversation.load(session, thread, limit=50, around=ids[-1])
-        assert _texts(newest)[-2:] == ["mesaj 119", OPENED] and newest.newer is None and newest.older is not None
+        assert _texts(newest)[-1] == "mesaj 119" and newest.newer is None and newest.older is not None
 
     async def test_a_message_of_another_thread_is_not_found(self, sessions, session, ingest_config) -> None:
         thread_id, _ = await _long_thread(sessions, ingest_config, 3)

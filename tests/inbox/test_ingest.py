@@ -80,6 +80,16 @@ class TestIngestMessage:
         suggestion = (await session.execute(select(MergeSuggestion))).scalar_one()
         assert {suggestion.customer_id, suggestion.other_id} == {first.customer_id, second.customer_id}
 
+    async def test_the_case_opens_when_the_customer_wrote_not_when_the_webhook_came(
+            self, sessions, session, ingest_config):
+        # A provider delivering late (a retry hours after): the "opened" line stays just before the message.
+        wrote = datetime.now(UTC) - timedelta(hours=3)
+        await _ingest(sessions, InboundMessage(Channel.whatsapp, "SM1", AYSE_WA, text="Merhaba", provider_at=wrote),
+                      ingest_config)
+        history = (await session.execute(select(Message).order_by(Message.at, Message.id))).scalars().all()
+        assert [(m.direction, m.text) for m in history] == [("event", "case opened"), ("inbound", "Merhaba")]
+        assert history[0].at == history[1].at == wrote
+
     async def test_resolved_thread_opens_a_new_case(self, sessions, session, ingest_config):
         from inbox.threads import service as threads
         from inbox.threads.models import Case, Status
