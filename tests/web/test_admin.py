@@ -12,30 +12,14 @@ from inbox import canned, tags
 from inbox.agents import teams
 from inbox.agents.models import CannedResponse, Role, SignInSession, Tag, Team, User
 from tests.web.test_webhooks import FORM, INBOUND_TEXT_SIGNATURE, TWILIO_ENV, _inbound_text
-from tests.web.users import PASSWORD, make_user
+from tests.web.users import PASSWORD, browser_for, csrf_of, make_user
 
 HTML = {"Accept": "text/html"}
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
-
-
-async def _browser(server: str, email: str, password: str = PASSWORD) -> httpx.AsyncClient:
-    """A signed-in client whose posts carry the session's CSRF token, as the pages' forms do."""
-    client = httpx.AsyncClient(base_url=server, headers=HTML)
-    form = await client.get("/login")
-    signed = await client.post("/login", data={"email": email, "password": password, "csrf_token": _csrf(form.text)})
-    assert signed.status_code == 303, signed.text
-    client.headers["X-CSRF-Token"] = _csrf((await client.get("/account")).text)
-    return client
-
-
 @pytest.fixture
 async def admin(server: str, sessions) -> AsyncIterator[httpx.AsyncClient]:
-    client = await _browser(server, await make_user(sessions, Role.admin, name="Deniz Kara"))
+    client = await browser_for(server, await make_user(sessions, Role.admin, name="Deniz Kara"), headers=HTML)
     yield client
     await client.aclose()
 
@@ -59,7 +43,7 @@ class TestUsers:
         assert "Zeynep Şahin" in page.text and "zeynep@shop.example" in page.text and "Saved." in page.text
         made = await _user(sessions, "zeynep@shop.example")
         assert made is not None and made.role == Role.agent and made.active
-        newcomer = await _browser(server, "zeynep@shop.example", "a long password")
+        newcomer = await browser_for(server, "zeynep@shop.example", "a long password", headers=HTML)
         assert (await newcomer.get("/inbox")).status_code == 200
         await newcomer.aclose()
 
@@ -87,7 +71,7 @@ class TestUsers:
 
     async def test_deactivating_ends_the_users_sessions_at_once(self, server, admin, sessions) -> None:
         email = await make_user(sessions, Role.agent, email="leaving@shop.example")
-        leaving = await _browser(server, email)
+        leaving = await browser_for(server, email, headers=HTML)
         assert (await leaving.get("/inbox")).status_code == 200
         user = await _user(sessions, email)
         assert user
@@ -99,10 +83,10 @@ class TestUsers:
         assert live == 0
         form = await leaving.get("/login")
         refused = await leaving.post("/login", data={"email": email, "password": PASSWORD,
-                                                     "csrf_token": _csrf(form.text)})
+                                                     "csrf_token": csrf_of(form.text)})
         assert refused.status_code == 401
         assert (await admin.post(f"/admin/users/{user.id}/active", data={"active": "true"})).status_code == 303
-        back = await _browser(server, email)
+        back = await browser_for(server, email, headers=HTML)
         assert (await back.get("/inbox")).status_code == 200
         await leaving.aclose()
         await back.aclose()
@@ -123,7 +107,7 @@ class TestUsers:
 
 class TestRefusals:
     async def test_a_non_admin_is_refused_and_nothing_is_written(self, server, sessions) -> None:
-        agent = await _browser(server, await make_user(sessions, Role.agent))
+        agent = await browser_for(server, await make_user(sessions, Role.agent), headers=HTML)
         page = await agent.get("/admin/users")
         assert page.status_code == 403 and "Only admins can open the admin pages" in page.text
         assert (await agent.post("/admin/tags", data={"name": "sneaky"})).status_code == 403
@@ -246,7 +230,7 @@ async def _channels_page(server: str, sessions) -> str:
     email = "admin@shop.example"
     if await _user(sessions, email) is None:
         await make_user(sessions, Role.admin)
-    client = await _browser(server, email)
+    client = await browser_for(server, email, headers=HTML)
     page = await client.get("/admin/channels")
     await client.aclose()
     assert page.status_code == 200
@@ -261,7 +245,7 @@ def _row(page: str, channel: str) -> str:
 
 class TestAccount:
     async def test_the_language_choice_wins_over_the_browser(self, server, sessions) -> None:
-        client = await _browser(server, await make_user(sessions, Role.agent))
+        client = await browser_for(server, await make_user(sessions, Role.agent), headers=HTML)
         client.headers["Accept-Language"] = "en-US,en;q=0.9"
         assert "Unassigned" in (await client.get("/inbox")).text
         saved = await client.post("/account", data={"name": "Ayşe Demir", "locale": "tr"})
@@ -273,7 +257,7 @@ class TestAccount:
         await client.aclose()
 
     async def test_a_store_user_has_an_account_page_but_no_inbox(self, server, sessions) -> None:
-        client = await _browser(server, await make_user(sessions, Role.store))
+        client = await browser_for(server, await make_user(sessions, Role.store), headers=HTML)
         assert (await client.get("/account")).status_code == 200
         refused = await client.get("/inbox")
         assert refused.status_code == 403 and "The inbox is for agents and admins" in refused.text
@@ -282,7 +266,7 @@ class TestAccount:
 
     async def test_changing_the_password_needs_the_current_one(self, server, sessions) -> None:
         email = await make_user(sessions, Role.agent)
-        client = await _browser(server, email)
+        client = await browser_for(server, email, headers=HTML)
         wrong = await client.post("/account/password", data={"current_password": "guess",
                                                               "new_password": "a brand new one"})
         assert wrong.status_code == 422 and "is not your current password" in wrong.text
@@ -292,7 +276,7 @@ class TestAccount:
                                                                "new_password": "a brand new one"})
         assert changed.status_code == 303
         await client.aclose()
-        assert (await _browser(server, email, "a brand new one")).is_closed is False
+        assert (await browser_for(server, email, "a brand new one", headers=HTML)).is_closed is False
 
 
 class TestErrorPages:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from inbox.agents.models import Role
-from tests.web.users import PASSWORD, make_user
+from tests.web.users import signed_in
 
 # Open to anyone by design: health, sign-in, the API's own documentation. Webhooks prove
 # themselves with the provider's signature instead (tests/web/test_webhooks.py).
@@ -44,19 +44,6 @@ def _walk(routes: list[Any]) -> list[APIRoute]:
     return found
 
 
-async def _signed_in(server: str, sessions, role: Role) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=server)
-    email = await make_user(sessions, role)
-    form = (await client.get("/login")).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token
-    await client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/account")).text)
-    if csrf:
-        client.headers["X-CSRF-Token"] = csrf.group(1)
-    return client
-
-
 def _allowed(path: str, role: Role | None) -> bool:
     if path.startswith("/api/"):
         return False  # bearer tokens only: a browser session opens nothing there
@@ -79,7 +66,7 @@ async def test_the_route_table_is_not_empty(web_app) -> None:
 
 @pytest.mark.parametrize("role", [None, Role.store, Role.agent, Role.admin], ids=lambda r: r or "anonymous")
 async def test_every_route_checks_who_is_asking(server, web_app, sessions, role: Role | None) -> None:
-    client = await _signed_in(server, sessions, role) if role else httpx.AsyncClient(base_url=server)
+    client = await signed_in(server, sessions, role) if role else httpx.AsyncClient(base_url=server)
     refused_but_allowed, let_in = [], []
     try:
         for method, path in _routes(web_app):

@@ -19,25 +19,16 @@ from inbox.db import transaction, utcnow
 from inbox.threads import service as threads
 from inbox.threads.models import Status
 from tests.ui.steps import customer_writes
-from tests.web.users import PASSWORD, make_user
+from tests.web.users import make_user, signed_in
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 @pytest.fixture
 async def agent(server: str, sessions) -> AsyncIterator[httpx.AsyncClient]:
-    email = await make_user(sessions, Role.agent, name="Ayşe Demir")
-    async with httpx.AsyncClient(base_url=server) as client:
-        form = (await client.get("/login")).text
-        login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
-        assert login_csrf
-        await client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": login_csrf.group(1)})
-        page = (await client.get("/inbox")).text
-        csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
-        assert csrf, "not signed in"
-        client.headers["X-CSRF-Token"] = csrf.group(1)
-        client.headers["HX-Request"] = "true"
-        yield client
+    client = await signed_in(server, sessions, Role.agent, name="Ayşe Demir", headers={"HX-Request": "true"})
+    yield client
+    await client.aclose()
 
 
 async def _four_customers(sessions, ingest_config) -> list[int]:

@@ -20,16 +20,25 @@ async def make_user(sessions: async_sessionmaker[AsyncSession], role: Role, emai
     return address
 
 
-async def signed_in(server: str, sessions: async_sessionmaker[AsyncSession], role: Role,
-                    email: str | None = None) -> httpx.AsyncClient:
-    """A browser-like client with a signed-in session and the CSRF header htmx would send."""
-    client = httpx.AsyncClient(base_url=server)
-    address = await make_user(sessions, role, email=email)
-    form = (await client.get("/login")).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token
-    await client.post("/login", data={"email": address, "password": PASSWORD, "csrf_token": token.group(1)})
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', (await client.get("/inbox")).text)
-    if csrf:
-        client.headers["X-CSRF-Token"] = csrf.group(1)
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+async def browser_for(server: str, email: str, password: str = PASSWORD, *,
+                      headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """A client signed in through the real form, whose posts carry the session's CSRF token as the
+    pages' forms and htmx do. /account is read for the token: every role may open it."""
+    client = httpx.AsyncClient(base_url=server, headers=headers)
+    form = await client.get("/login")
+    signed = await client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_of(form.text)})
+    assert signed.status_code == 303, signed.text
+    client.headers["X-CSRF-Token"] = csrf_of((await client.get("/account")).text)
     return client
+
+
+async def signed_in(server: str, sessions: async_sessionmaker[AsyncSession], role: Role, email: str | None = None,
+                    *, name: str = "", headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """A new user of that role, signed in (see browser_for)."""
+    return await browser_for(server, await make_user(sessions, role, email=email, name=name), headers=headers)
