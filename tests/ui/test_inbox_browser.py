@@ -265,13 +265,18 @@ class TestMergeSuggestion:
                 "AYSE@example.net", AddressKind.email, False, "Ayşe"), text="Sitede yazdım, fatura?"),
                 config=ingest_config)
 
-    async def test_merging_from_the_banner_joins_both_histories(self, chromium: Browser, server, sessions,
-                                                                ingest_config) -> None:
+    async def _open_the_web_chat(self, chromium: Browser, server, sessions, ingest_config):  # type: ignore[no-untyped-def]
+        """An agent on the web-chat customer's thread, whose typed email another customer proved."""
         email = await make_user(sessions, Role.agent)
         await self._two_customers(sessions, ingest_config)
         page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
         await sign_in(page, server, email)
         await page.locator(".conversation .open", has_text="Sitede yazdım").click()
+        return page
+
+    async def test_merging_from_the_banner_joins_both_histories(self, chromium: Browser, server, sessions,
+                                                                ingest_config) -> None:
+        page = await self._open_the_web_chat(chromium, server, sessions, ingest_config)
         banner = page.locator("#thread .suggestion")
         await expect(banner).to_contain_text("Ayşe Yılmaz")
         await page.screenshot(path=screenshot_path("merge-suggestion"))
@@ -284,11 +289,7 @@ class TestMergeSuggestion:
 
     async def test_not_the_same_closes_the_suggestion_and_keeps_both(self, chromium: Browser, server, sessions,
                                                                      ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await self._two_customers(sessions, ingest_config)
-        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
-        await sign_in(page, server, email)
-        await page.locator(".conversation .open", has_text="Sitede yazdım").click()
+        page = await self._open_the_web_chat(chromium, server, sessions, ingest_config)
         await page.locator("#thread .suggestion").get_by_role("button", name="Not the same").click()
         await expect(page.locator("#thread .suggestion")).to_have_count(0)
         await page.reload()
