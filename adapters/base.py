@@ -39,6 +39,27 @@ class NotConfigured(Exception):
     """The channel has no credentials: its webhook answers 404."""
 
 
+class CheckFailed(Exception):
+    """`onethread channels check`: the provider refused our credentials or could not be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    data: bytes
+    # What the provider says the file is; None keeps what the webhook said.
+    content_type: str | None = None
+    filename: str | None = None
+
+
+class FetchFailed(Exception):
+    """An inbound file could not be fetched. transient: try again later; else give up and say why."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
 class Adapter(Protocol):
     channel: ClassVar[Channel]
     # Public paths this adapter answers, e.g. ("/webhooks/twilio/whatsapp", "/webhooks/twilio/status").
@@ -55,9 +76,34 @@ class Adapter(Protocol):
 
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
+    async def check(self) -> str:
+        """One line naming the account the credentials open; raises CheckFailed."""
+        ...
+
+    async def aclose(self) -> None: ...
+
 
 @runtime_checkable
 class Handshake(Protocol):
     """Optional: providers that verify a webhook URL with a GET first (Messenger)."""
 
     def handshake(self, raw: RawRequest) -> RawResponse: ...
+
+
+@runtime_checkable
+class MediaSource(Protocol):
+    """Optional: channels whose inbound files stay at the provider (IncomingFile.url holds the
+    adapter's own reference) until the media worker fetches them, after the webhook is answered."""
+
+    async def fetch_media(self, reference: str, *, limit: int) -> FetchedFile:
+        """The file's bytes; FetchFailed(transient=False) for anything over `limit` bytes."""
+        ...
+
+
+@runtime_checkable
+class Enriching(Protocol):
+    """Optional: channels whose payload leaves out what the inbox shows (Messenger's sender name).
+
+    Called between parse and ingest with a short deadline; best effort, never fails the webhook."""
+
+    async def enrich(self, events: list[InboundEvent]) -> list[InboundEvent]: ...

@@ -121,6 +121,36 @@ def create_token(
     print(token)
 
 
+channels_app = typer.Typer(help="The messaging channels this server is configured for.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+
+
+@channels_app.command("check")
+def channels_check() -> None:
+    """Try each configured channel's credentials against its provider's API; exit 1 if any fails."""
+    from adapters import REGISTRY
+    from adapters.base import CheckFailed
+
+    async def check_all() -> bool:
+        healthy = True
+        for channel, build in REGISTRY.items():
+            adapter = build()
+            try:
+                if not adapter.configured:
+                    out.print(f"[dim]–[/] {channel}: not configured")
+                    continue
+                out.print(f"[green]✓[/] {channel}: {await adapter.check()}")
+            except CheckFailed as error:
+                healthy = False
+                out.print(f"[red]✗[/] {channel}: {error}")
+            finally:
+                await adapter.aclose()
+        return healthy
+
+    if not asyncio.run(check_all()):
+        raise typer.Exit(1)
+
+
 @app.command()
 def version() -> None:
     """Print the installed version."""

@@ -13,7 +13,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from adapters.base import BadPayload, BadSignature, RawRequest, RawResponse
+from adapters.base import BadPayload, BadSignature, CheckFailed, RawRequest, RawResponse
 from adapters.whatsapp.settings import WhatsAppSettings
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
@@ -155,6 +155,21 @@ class Adapter:
             raise SendFailed(f"{what}: the message may or may not have been sent; check before retrying",
                              transient=False) from error
         return SendResult(provider_id=str(created.sid))
+
+    async def check(self) -> str:
+        if not self.configured:
+            raise CheckFailed("not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
+        client = self._client_for_running_loop()
+        try:
+            async with asyncio.timeout(self.settings.timeout_seconds):
+                account = await client.api.v2010.accounts(self.settings.account_sid).fetch_async()
+        except TwilioRestException as error:
+            raise CheckFailed(f"Twilio refused: {error.code or error.status} {error.msg}") from error
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise CheckFailed(f"Twilio unreachable at {self.settings.api_base_url}: "
+                              f"{error or type(error).__name__}") from error
+        return (f"Twilio account {account.friendly_name!r} ({account.status}), "
+                f"sending from {self.settings.whatsapp_from}")
 
     async def aclose(self) -> None:
         if self._client is not None:

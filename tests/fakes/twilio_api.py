@@ -109,7 +109,16 @@ class TwilioFake:
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/2010-04-01/Accounts/{account_sid}/Messages.json", self._messages, methods=["POST"]),
+            Route("/2010-04-01/Accounts/{account_sid}.json", self._account, methods=["GET"]),
         ])
+
+    async def _account(self, request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
+        if _basic_auth(request) != (self.account_sid, self.auth_token) or account_sid != self.account_sid:
+            return _error(401, 20003, "Authenticate")
+        return JSONResponse({"sid": account_sid, "friendly_name": "Demo shop", "status": "active",
+                             "type": "Full", "auth_token": self.auth_token,
+                             "uri": f"/2010-04-01/Accounts/{account_sid}.json"})
 
 
 def _basic_auth(request: Request) -> tuple[str, str] | None:
