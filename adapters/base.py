@@ -4,6 +4,10 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
 from inbox.channels import Channel
+
+# Part of this contract, defined in the domain so the media worker can read them.
+from inbox.events import FetchedFile as FetchedFile
+from inbox.events import FetchFailed as FetchFailed
 from inbox.events import InboundEvent, OutboundMessage, SendResult
 
 
@@ -41,23 +45,6 @@ class NotConfigured(Exception):
 
 class CheckFailed(Exception):
     """`onethread channels check`: the provider refused our credentials or could not be reached."""
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedFile:
-    data: bytes
-    # What the provider says the file is; None keeps what the webhook said.
-    content_type: str | None = None
-    filename: str | None = None
-
-
-class FetchFailed(Exception):
-    """An inbound file could not be fetched. transient: try again later; else give up and say why."""
-
-    def __init__(self, reason: str, *, transient: bool) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.transient = transient
 
 
 class Adapter(Protocol):

@@ -96,11 +96,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: AsyncEngine, *, hub: Any = None,
-                      wake_delivery: Callable[[], None] | None = None) -> async_sessionmaker[AsyncSession]:
-    """Sessions that carry the live hub and the delivery wake-up, for domain code to call after commit."""
+def make_sessionmaker(engine: AsyncEngine, *, hub: Any = None, wake_delivery: Callable[[], None] | None = None,
+                      wake_media: Callable[[], None] | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions that carry the live hub and the workers' wake-ups, for domain code to call after commit."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False,
-                              info={"hub": hub, "wake_delivery": wake_delivery})
+                              info={"hub": hub, "wake_delivery": wake_delivery, "wake_media": wake_media})
 
 
 @asynccontextmanager

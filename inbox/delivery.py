@@ -240,7 +240,7 @@ async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mappin
             failures += 1
             delay = min(poll_seconds, 0.5 * 2 ** min(failures, 10))
             log.exception("delivery worker %s failed a round; trying again in %.1f s", worker_id, delay)
-        await _sleep(stop, wake, delay)
+        await nap(stop, wake, delay)
 
 
 async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
@@ -388,7 +388,8 @@ async def _seconds_until_due(session: AsyncSession, *, now: datetime, lease_seco
     return max(min(candidates), 0.05)
 
 
-async def _sleep(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+async def nap(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:
+    """A worker's sleep between rounds: `seconds` at most, cut short by `stop` or `wake`."""
     waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
     try:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

@@ -132,3 +132,26 @@ class SendFailed(Exception):
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedFile:
+    """An inbound file's bytes, fetched from the provider after the webhook was answered."""
+
+    data: bytes
+    # What the provider says the file is; None keeps what the webhook said.
+    content_type: str | None = None
+    filename: str | None = None
+
+
+class FetchFailed(Exception):
+    """An inbound file could not be fetched. transient: try again later; else give up and say why."""
+
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+    @classmethod
+    def too_large(cls, limit: int) -> "FetchFailed":
+        return cls(f"larger than the {limit / 1_000_000:g} MB this inbox keeps", transient=False)

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters import REGISTRY
-from adapters.base import Adapter
+from adapters.base import Adapter, MediaSource
 from inbox import __version__
 from inbox.config import CoreSettings
 from inbox.db import make_engine, make_sessionmaker
@@ -22,6 +22,7 @@ from inbox.delivery import run_worker
 from inbox.files import FileStore
 from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
+from inbox.media import run_fetcher
 from inbox.realtime import make_hub
 from inbox.threads.snooze import run_waker
 from web import errors
@@ -43,8 +44,8 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
         engine = make_engine(settings.resolved_database_url)
         hub = make_hub(settings.redis_url)
         await hub.start()
-        wake = asyncio.Event()
-        sessions = make_sessionmaker(engine, hub=hub, wake_delivery=wake.set)
+        wake, wake_media = asyncio.Event(), asyncio.Event()
+        sessions = make_sessionmaker(engine, hub=hub, wake_delivery=wake.set, wake_media=wake_media.set)
         files = FileStore(settings.attachments_dir, max_bytes=settings.max_attachment_bytes)
         writer = IngestWriter(sessions, IngestConfig(region=settings.default_phone_region, files=files))
         await writer.start()
@@ -52,11 +53,15 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
         stop = asyncio.Event()
         workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files)
+        workers.append(asyncio.create_task(
+            run_fetcher(sessions, {a.channel: a for a in adapters if a.configured and isinstance(a, MediaSource)},
+                        files, stop=stop, wake=wake_media), name="media-worker"))
         try:
             yield
         finally:
             stop.set()
             wake.set()
+            wake_media.set()
             await stop_workers(workers, adapters)
             await writer.stop()
             await hub.stop()

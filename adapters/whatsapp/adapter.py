@@ -13,7 +13,8 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from adapters.base import BadPayload, BadSignature, CheckFailed, RawRequest, RawResponse
+from adapters.base import BadPayload, BadSignature, CheckFailed, FetchedFile, FetchFailed, RawRequest, RawResponse
+from adapters.download import download
 from adapters.whatsapp.settings import WhatsAppSettings
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
@@ -155,6 +156,16 @@ class Adapter:
             raise SendFailed(f"{what}: the message may or may not have been sent; check before retrying",
                              transient=False) from error
         return SendResult(provider_id=str(created.sid))
+
+    async def fetch_media(self, reference: str, *, limit: int) -> FetchedFile:
+        host = urlsplit(reference).hostname or ""
+        ours = urlsplit(self.settings.api_base_url).hostname or ""
+        # The account's credentials go to Twilio only: any other URL in a MediaUrl is refused.
+        if not (host == ours or host == "twilio.com" or host.endswith(".twilio.com")):
+            raise FetchFailed(f"the media URL is not on Twilio ({host or 'no host'})", transient=False)
+        auth = (self.settings.account_sid, self.settings.auth_token.get_secret_value())
+        return await download(reference, limit=limit, auth=auth, provider="Twilio",
+                              read_timeout=self.settings.timeout_seconds)
 
     async def check(self) -> str:
         if not self.configured:

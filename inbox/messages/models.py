@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from inbox.db import BigIntId, UTCDateTime, utcnow
@@ -46,7 +46,16 @@ class Message(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
 
 
+# Files still at the provider that the media worker has not given up on.
+TO_FETCH = "sha256 IS NULL AND source_url IS NOT NULL AND fetch_error IS NULL"
+
+
 class Attachment(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_attachment_to_fetch", "fetch_after", "id",
+              sqlite_where=text(TO_FETCH), postgresql_where=text(TO_FETCH)),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     message_id: int = Field(sa_column=Column(BigIntId, ForeignKey("message.id"), index=True, nullable=False))
     filename: str = Field(max_length=255)
@@ -54,5 +63,10 @@ class Attachment(SQLModel, table=True):
     size: int = 0
     # Content address under DATA_DIR/attachments; None while the file is still at the provider.
     sha256: str | None = Field(default=None, max_length=64)
+    # The adapter's own reference to the file at the provider (a URL, a Telegram file_id).
     source_url: str | None = None
+    # The media worker's bookkeeping: tries so far, not before when (also its lease), why it gave up.
+    fetch_attempts: int = 0
+    fetch_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fetch_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -12,7 +12,7 @@ from sqlmodel import col
 from inbox import cursor
 from inbox.channels import Channel
 from inbox.customers import service as customers
-from inbox.db import insert_ignore, table_of, utcnow
+from inbox.db import after_commit, insert_ignore, table_of, utcnow
 from inbox.errors import NotFound
 from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, Message
@@ -191,6 +191,9 @@ async def _touch_threads(session: AsyncSession, touches: Sequence[tuple[Thread, 
 async def add_files(session: AsyncSession, message_id: int, files: Sequence[dict[str, Any]]) -> None:
     for file in files:
         session.add(Attachment(message_id=message_id, **file))
+    wake = session.info.get("wake_media")
+    if wake is not None and any(file.get("sha256") is None and file.get("source_url") for file in files):
+        after_commit(session, wake)
 
 
 async def get(session: AsyncSession, message_id: int) -> Message:

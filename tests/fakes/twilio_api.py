@@ -51,6 +51,13 @@ class TwilioFake:
     # Sids of the messages it answered 201 for, in order.
     created: list[str] = field(default_factory=list)
     base_url: str = ""
+    # Inbound media by ME… sid: (bytes, content type). Twilio answers a media GET with a redirect
+    # to its CDN, another origin; so does this fake ("localhost" instead of "127.0.0.1").
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    # Media answers to give before the real file, e.g. [500] for one server error.
+    media_failures: list[int] = field(default_factory=list)
+    # Every request the CDN saw: (path, whether it carried an Authorization header).
+    cdn_requests: list[tuple[str, bool]] = field(default_factory=list)
     _queue: list[Answer] = field(default_factory=list)
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -110,7 +117,30 @@ class TwilioFake:
         return Starlette(routes=[
             Route("/2010-04-01/Accounts/{account_sid}/Messages.json", self._messages, methods=["POST"]),
             Route("/2010-04-01/Accounts/{account_sid}.json", self._account, methods=["GET"]),
+            Route("/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}", self._media),
+            Route("/cdn/{media_sid}", self._cdn),
         ])
+
+    def media_url(self, message_sid: str, media_sid: str) -> str:
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages/{message_sid}/Media/{media_sid}"
+
+    async def _media(self, request: Request) -> Response:
+        if _basic_auth(request) != (self.account_sid, self.auth_token):
+            return _error(401, 20003, "Authenticate")
+        if self.media_failures:
+            status = self.media_failures.pop(0)
+            return _error(status, 20000 + status, "media failure")
+        media_sid = request.path_params["media_sid"]
+        if media_sid not in self.media:
+            return _error(404, 20404, "The requested resource was not found")
+        cdn = self.base_url.replace("127.0.0.1", "localhost")
+        return Response(status_code=307, headers={"Location": f"{cdn}/cdn/{media_sid}"})
+
+    async def _cdn(self, request: Request) -> Response:
+        media_sid = request.path_params["media_sid"]
+        self.cdn_requests.append((request.url.path, "authorization" in request.headers))
+        data, content_type = self.media[media_sid]
+        return Response(data, media_type=content_type)
 
     async def _account(self, request: Request) -> Response:
         account_sid = request.path_params["account_sid"]

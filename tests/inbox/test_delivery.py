@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -47,6 +47,7 @@ from inbox.messages.models import Message
 from inbox.realtime import LocalHub
 from inbox.replies import queue_reply
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "https://inbox.example.com"
@@ -81,13 +82,6 @@ async def _load(sessions: async_sessionmaker[AsyncSession], message_id: int) -> 
         message = await session.get(Message, message_id)
     assert message is not None
     return message
-
-
-async def _until(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
-    # Polling: what is awaited lives in the database, often written by another process.
-    async with asyncio.timeout(within):
-        while not await check():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
 
 
 async def _status_is(sessions: async_sessionmaker[AsyncSession], message_id: int, *statuses: str) -> bool:
@@ -223,7 +217,7 @@ class TestRunWorker:
         async with _worker(wired, {Channel.whatsapp: whatsapp}, wake=wake, poll_seconds=30):
             await asyncio.sleep(0.05)
             message_id = await _reply(wired, customer, "Siparişiniz yarın kargoda.")
-            await _until(lambda: _status_is(wired, message_id, "sent"), within=3)
+            await until(lambda: _status_is(wired, message_id, "sent"), within=3)
         stored = await _load(wired, message_id)
         assert [r.get("Body") for r in twilio.requests] == ["Siparişiniz yarın kargoda."]
         assert twilio.requests[0].get("To") == f"whatsapp:{_phone(0)}"
@@ -239,7 +233,7 @@ class TestRunWorker:
         twilio.enqueue("server_error", "rate_limited")
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "tekrar")
         async with _worker(sessions, {Channel.whatsapp: whatsapp}):
-            await _until(lambda: _status_is(sessions, message_id, "sent", "failed"))
+            await until(lambda: _status_is(sessions, message_id, "sent", "failed"))
         stored = await _load(sessions, message_id)
         assert (stored.delivery_status, stored.attempts, stored.error) == ("sent", 3, None)
         assert stored.provider_id == twilio.created[0] and len(twilio.requests) == 3
@@ -248,7 +242,7 @@ class TestRunWorker:
         twilio.enqueue("invalid_to")
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "yanlış numara")
         async with _worker(sessions, {Channel.whatsapp: whatsapp}):
-            await _until(lambda: _status_is(sessions, message_id, "failed", "sent"))
+            await until(lambda: _status_is(sessions, message_id, "failed", "sent"))
         stored = await _load(sessions, message_id)
         assert stored.delivery_status == "failed" and stored.attempts == 1
         assert stored.error == "21211: Invalid 'To' number (Twilio: Invalid 'To' Phone Number: +90532123456)"
@@ -258,7 +252,7 @@ class TestRunWorker:
         twilio.default = "server_error"
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "hiç gitmeyecek")
         async with _worker(sessions, {Channel.whatsapp: whatsapp}, max_attempts=3):
-            await _until(lambda: _status_is(sessions, message_id, "failed"))
+            await until(lambda: _status_is(sessions, message_id, "failed"))
         stored = await _load(sessions, message_id)
         assert stored.error == "gave up after 3 attempts: 20500: Internal Server Error"
         assert len(twilio.requests) == 3
@@ -266,7 +260,7 @@ class TestRunWorker:
     async def test_channel_without_a_sender_fails_as_not_configured(self, sessions, ingest_config, twilio):
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "kimse yok")
         async with _worker(sessions, {}):
-            await _until(lambda: _status_is(sessions, message_id, "failed"))
+            await until(lambda: _status_is(sessions, message_id, "failed"))
         assert (await _load(sessions, message_id)).error == NOT_CONFIGURED
         assert twilio.requests == []
 
@@ -274,7 +268,7 @@ class TestRunWorker:
         sender = Scripted([RuntimeError("socket closed"), SendResult("SMafter")])
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "inatçı")
         async with _worker(sessions, {Channel.whatsapp: sender}) as task:
-            await _until(lambda: _status_is(sessions, message_id, "sent"))
+            await until(lambda: _status_is(sessions, message_id, "sent"))
             assert not task.done()
         stored = await _load(sessions, message_id)
         assert (stored.provider_id, stored.attempts) == ("SMafter", 2)
@@ -283,7 +277,7 @@ class TestRunWorker:
         sender = Scripted([SendFailed("slow down", transient=True, retry_after=60)])
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "sabır")
         async with _worker(sessions, {Channel.whatsapp: sender}):
-            await _until(lambda: _has_error(sessions, message_id))
+            await until(lambda: _has_error(sessions, message_id))
         stored = await _load(sessions, message_id)
         assert (stored.delivery_status, stored.error, len(sender.sent)) == ("queued", "slow down", 1)
         assert stored.next_attempt_at is not None
@@ -295,7 +289,7 @@ class TestRunWorker:
         customer = await _customer(sessions, ingest_config)
         ids = [await _reply(sessions, customer, text) for text in ("bir", "iki", "üç")]
         async with _worker(sessions, {Channel.whatsapp: whatsapp}):
-            await _until(lambda: _status_is(sessions, ids[-1], "sent"))
+            await until(lambda: _status_is(sessions, ids[-1], "sent"))
         assert twilio.bodies() == ["bir", "bir", "iki", "üç"]
 
     async def test_outbound_carries_address_and_earlier_provider_ids(self, sessions, ingest_config):
@@ -306,7 +300,7 @@ class TestRunWorker:
             await ingest(session, InboundMessage(Channel.whatsapp, "SMin-later", party, text="?"), config=ingest_config)
         message_id = await _reply(sessions, customer, "cevap")
         async with _worker(sessions, {Channel.whatsapp: sender}):
-            await _until(lambda: _status_is(sessions, message_id, "sent"))
+            await until(lambda: _status_is(sessions, message_id, "sent"))
         [outbound] = sender.sent
         assert (outbound.message_id, outbound.to, outbound.text) == (message_id, _phone(0), "cevap")
         assert outbound.references == ("SMin0", "SMin-later")
@@ -315,7 +309,7 @@ class TestRunWorker:
         twilio.default = "hang"
         message_id = await _reply(sessions, await _customer(sessions, ingest_config), "askıda")
         async with _worker(sessions, {Channel.whatsapp: whatsapp}, lease_seconds=0.3):
-            await _until(lambda: _status_is(sessions, message_id, "failed"))
+            await until(lambda: _status_is(sessions, message_id, "failed"))
         assert (await _load(sessions, message_id)).error == INTERRUPTED
         assert len(twilio.requests) == 1
 
@@ -339,11 +333,11 @@ class TestRetry:
         twilio.enqueue("invalid_to")
         message_id = await _reply(wired, await _customer(wired, ingest_config), "ikinci şans")
         async with _worker(wired, {Channel.whatsapp: whatsapp}, wake=wake, poll_seconds=30):
-            await _until(lambda: _status_is(wired, message_id, "failed"))
+            await until(lambda: _status_is(wired, message_id, "failed"))
             async with transaction(wired) as session:
                 again = await retry(session, message_id)
                 assert (again.delivery_status, again.attempts, again.error) == ("queued", 0, None)
-            await _until(lambda: _status_is(wired, message_id, "sent"), within=3)
+            await until(lambda: _status_is(wired, message_id, "sent"), within=3)
         stored = await _load(wired, message_id)
         assert (stored.attempts, stored.provider_id) == (1, twilio.created[0])
         assert len(twilio.requests) == 2
@@ -426,7 +420,7 @@ class TestOtherProcesses:
         whatsapp = Adapter(_whatsapp_settings(twilio))
         try:
             async with _worker(sessions, {Channel.whatsapp: whatsapp}, worker_id="restarted", lease_seconds=0.3):
-                await _until(lambda: _status_is(sessions, message_id, "failed", "sent"))
+                await until(lambda: _status_is(sessions, message_id, "failed", "sent"))
                 await asyncio.sleep(0.3)  # time enough for a wrongful second send to show
         finally:
             await whatsapp.aclose()
@@ -455,7 +449,7 @@ class TestOtherProcesses:
                     )).scalars().all()
                 return statuses.count("sent") == 200 or "failed" in statuses
 
-            await _until(drained, within=60)
+            await until(drained, within=60)
             for process in workers:
                 process.send_signal(signal.SIGTERM)
             assert [await asyncio.wait_for(process.wait(), 10) for process in workers] == [0, 0]

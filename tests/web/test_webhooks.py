@@ -1,13 +1,20 @@
 """Provider webhooks end to end: real HTTP into the real app, signed the way the provider signs."""
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inbox.messages.models import Message
+from inbox.agents.models import Role
+from inbox.messages.models import Attachment, Message
+from tests.adapters.whatsapp.test_whatsapp import twilio_signature
+from tests.fakes.twilio_api import TwilioFake, running
+from tests.waiting import until
+from tests.web.users import signed_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "whatsapp" / "fixtures"
 # Signatures in ../shared/fixtures/payloads/README.md, made with this token over this URL.
@@ -17,6 +24,7 @@ TWILIO_ENV = {"TWILIO_ACCOUNT_SID": "ACa1b2c3d4e5f60718293a4b5c6d7e8f90",
               "PUBLIC_BASE_URL": "https://inbox.example.com"}
 INBOUND_TEXT_SIGNATURE = "xMk6xRC8XONrjo9pUlx18hTXW1I="
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+PHOTO = b"\xff\xd8\xff\xe0" + b"ezik kutu" * 200
 
 
 @pytest.fixture
@@ -36,8 +44,6 @@ def _inbound_text() -> bytes:
 
 
 def _sid(body: bytes) -> str:
-    from urllib.parse import parse_qs
-
     return parse_qs(body.decode())["MessageSid"][0]
 
 
@@ -93,3 +99,40 @@ class TestUnconfiguredChannel:
                                          headers={**FORM, "X-Twilio-Signature": INBOUND_TEXT_SIGNATURE})
         assert response.status_code == 404
         assert await _stored(sessions, _sid(body)) == 0
+
+
+@pytest.fixture
+async def twilio_with_media(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TwilioFake]:
+    async with running(TwilioFake(media={"ME1": (PHOTO, "image/jpeg")})) as fake:
+        for name, value in {**TWILIO_ENV, "TWILIO_API_BASE_URL": fake.base_url}.items():
+            monkeypatch.setenv(name, value)
+        yield fake
+
+
+class TestInboundMedia:
+    async def test_a_photo_is_answered_at_once_and_kept_right_after(self, twilio_with_media: TwilioFake, server: str,
+                                                                    sessions) -> None:
+        fields = parse_qs((FIXTURES / "inbound_image_caption.form").read_text(), keep_blank_values=True)
+        fields["MediaUrl0"] = [twilio_with_media.media_url(fields["MessageSid"][0], "ME1")]
+        path = "/webhooks/twilio/whatsapp"
+        signature = twilio_signature(TWILIO_ENV["PUBLIC_BASE_URL"] + path, fields)
+        async with httpx.AsyncClient() as client:
+            response = await client.post(server + path, content=urlencode(fields, doseq=True),
+                                         headers={**FORM, "X-Twilio-Signature": signature})
+        assert response.status_code == 200
+        # The app's own media worker fetches it after the answer, woken by the commit.
+        async def kept_by_us() -> bool:
+            return (await _attachment(sessions)).sha256 is not None
+
+        await until(kept_by_us, within=5)
+        kept = await _attachment(sessions)
+        assert kept.size == len(PHOTO)
+        agent = await signed_in(server, sessions, Role.agent)
+        shown = await agent.get(f"/inbox/attachments/{kept.id}")
+        await agent.aclose()
+        assert shown.status_code == 200 and shown.content == PHOTO
+
+
+async def _attachment(sessions: async_sessionmaker[AsyncSession]) -> Attachment:
+    async with sessions() as session:
+        return (await session.execute(select(Attachment))).scalar_one()

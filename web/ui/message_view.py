@@ -41,6 +41,9 @@ def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str],
                  "snoozed": gettext("%(by)s snoozed this"), "resolved": gettext("%(by)s resolved this")}
         if (status_line := lines.get(str(said.get("status")))) is not None:
             return status_line % {"by": by}
+    if key == "attachment.failed":
+        return gettext("%(file)s could not be kept: %(reason)s") % {"file": said.get("filename") or "",
+                                                                   "reason": said.get("reason") or ""}
     for event, pattern, line in (("customer.merged", _MERGED, gettext("Merged %(name)s into this customer")),
                                  ("customer.unmerged", _UNMERGED,
                                   gettext("Undid the merge of %(name)s into this customer"))):
