@@ -31,6 +31,7 @@ from inbox.db import after_commit, transaction, utcnow
 from inbox.errors import Conflict, NotFound
 from inbox.events import DeliveryStatus, Direction, OutboundMessage, OutgoingFile, SendFailed, SendResult
 from inbox.files import FileStore
+from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
 from inbox.realtime import emit
 from inbox.threads.models import Thread
@@ -305,10 +306,15 @@ async def _send(sender: Sender, outbound: OutboundMessage, *, lease_seconds: flo
 
 async def _finish(sessions: async_sessionmaker[AsyncSession], claim: _Claim, outcome: SendResult | SendFailed,
                   *, policy: Policy, rng: random.Random | None) -> None:
-    async with transaction(sessions) as session:
-        if isinstance(outcome, SendResult):
+    if isinstance(outcome, SendResult):
+        async with transaction(sessions) as session:
             await _record_sent(session, claim, outcome)
-            return
+        # After that commit, so a status the provider sent meanwhile is either held already or finds
+        # the message by its provider id.
+        async with transaction(sessions) as session:
+            await messages.apply_held_receipts(session, channel=claim.channel, provider_id=outcome.provider_id)
+        return
+    async with transaction(sessions) as session:
         now = utcnow()
         values: dict[str, Any]
         if outcome.transient and claim.attempts < policy.max_attempts:

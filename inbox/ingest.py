@@ -34,7 +34,7 @@ _MATCHABLE = (AddressKind.phone, AddressKind.email)
 
 @dataclass(frozen=True, slots=True)
 class Ingested:
-    outcome: str  # stored | duplicate | updated | ignored
+    outcome: str  # stored | duplicate | updated | held | ignored
     message_id: int | None = None
     customer_id: int | None = None
     thread_id: int | None = None
@@ -188,7 +188,10 @@ async def _edit(session: AsyncSession, event: MessageEdited) -> Ingested:
 async def _delivery(session: AsyncSession, event: DeliveryUpdate) -> Ingested:
     message = await messages.by_provider_id(session, channel=event.channel, provider_id=event.provider_id)
     if message is None:
-        return Ingested("ignored")
+        # Twilio can call back before the send's answer is recorded: kept until it is.
+        await messages.hold_receipt(session, channel=event.channel, provider_id=event.provider_id,
+                                    status=event.status, error=event.error)
+        return Ingested("held")
     changed = await messages.apply_delivery(session, message, status=event.status, error=event.error)
     return Ingested("updated" if changed else "duplicate", message.id, thread_id=message.thread_id)
 

@@ -70,3 +70,19 @@ class Attachment(SQLModel, table=True):
     fetch_after: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fetch_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EarlyReceipt(SQLModel, table=True):
+    """A delivery status that came before we knew its message: a provider may call back before
+    the send's answer is committed. Applied as soon as the message's provider id is recorded."""
+
+    __tablename__ = "early_receipt"
+    __table_args__ = (UniqueConstraint("channel", "provider_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=20)
+    provider_id: str = Field(max_length=255)
+    status: str = Field(max_length=10)
+    error: str | None = None
+    # Receipts for messages we never sent (another tool on the same account) age out.
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

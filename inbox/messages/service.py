@@ -1,10 +1,10 @@
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -15,7 +15,7 @@ from inbox.customers import service as customers
 from inbox.db import after_commit, insert_ignore, table_of, utcnow
 from inbox.errors import NotFound
 from inbox.events import DeliveryStatus, Direction
-from inbox.messages.models import Attachment, Message
+from inbox.messages.models import Attachment, EarlyReceipt, Message
 from inbox.realtime import NewLiveEvent, emit, emit_many
 from inbox.search import Document, index_document, index_documents
 from inbox.text import preview, strip_nul
@@ -25,6 +25,7 @@ from inbox.threads.models import Thread
 # A status only moves forward: a late "delivered" never overwrites "read".
 _RANK = {DeliveryStatus.queued: 0, DeliveryStatus.sending: 1, DeliveryStatus.sent: 2,
          DeliveryStatus.delivered: 3, DeliveryStatus.read: 4}
+RECEIPTS_KEPT_FOR = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +249,31 @@ async def apply_delivery(session: AsyncSession, message: Message, *, status: Del
                customer_id=thread.customer_id if thread else None,
                data={"message_id": message.id, "status": str(status), "error": error})
     return True
+
+
+async def hold_receipt(session: AsyncSession, *, channel: Channel | str, provider_id: str, status: DeliveryStatus,
+                       error: str | None) -> None:
+    """Keep a status whose message is not known yet (see EarlyReceipt)."""
+    await session.execute(insert_ignore(session, EarlyReceipt, conflict=("channel", "provider_id", "status")),
+                          {"channel": str(channel), "provider_id": provider_id, "status": str(status),
+                           "error": error, "received_at": utcnow()})
+    await session.execute(delete(EarlyReceipt).where(
+        col(EarlyReceipt.received_at) < utcnow() - RECEIPTS_KEPT_FOR))
+
+
+async def apply_held_receipts(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> int:
+    """Apply the statuses that arrived before this message's provider id was recorded; how many."""
+    held = (await session.execute(select(EarlyReceipt).where(
+        col(EarlyReceipt.channel) == str(channel), col(EarlyReceipt.provider_id) == provider_id))).scalars().all()
+    if not held:
+        return 0
+    message = await by_provider_id(session, channel=channel, provider_id=provider_id)
+    if message is None:
+        return 0
+    for receipt in sorted(held, key=lambda r: _RANK.get(DeliveryStatus(r.status), 9)):
+        await apply_delivery(session, message, status=DeliveryStatus(receipt.status), error=receipt.error)
+    await session.execute(delete(EarlyReceipt).where(col(EarlyReceipt.id).in_([r.id for r in held])))
+    return len(held)
 
 
 def encode_cursor(message: Message, *, inclusive: bool = False) -> str:

@@ -40,10 +40,18 @@ from inbox.delivery import (
     run_worker,
 )
 from inbox.errors import Conflict
-from inbox.events import InboundMessage, OutboundMessage, Party, SendFailed, SendResult
+from inbox.events import (
+    DeliveryStatus,
+    DeliveryUpdate,
+    InboundMessage,
+    OutboundMessage,
+    Party,
+    SendFailed,
+    SendResult,
+)
 from inbox.files import StoredFile
 from inbox.ingest import IngestConfig, ingest
-from inbox.messages.models import Message
+from inbox.messages.models import EarlyReceipt, Message
 from inbox.realtime import LocalHub
 from inbox.replies import queue_reply
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running
@@ -150,6 +158,23 @@ class Scripted:
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+
+class TestEarlyReceipts:
+    async def test_a_status_that_overtook_the_send_is_applied_once_the_send_is_recorded(self, sessions,
+                                                                                     ingest_config):
+        message_id = await _reply(sessions, await _customer(sessions, ingest_config), "Kargonuz yolda")
+        # Twilio's "delivered" callback arrives before the answer to our create call was committed.
+        async with transaction(sessions) as session:
+            held = await ingest(session, DeliveryUpdate(Channel.whatsapp, "SMearly", DeliveryStatus.delivered),
+                                config=ingest_config)
+        assert held.outcome == "held"
+
+        async with _worker(sessions, {Channel.whatsapp: Scripted(answers=[SendResult("SMearly")])}):
+            await until(lambda: _status_is(sessions, message_id, "delivered"))
+
+        async with sessions() as session:
+            assert (await session.execute(select(EarlyReceipt))).first() is None
 
 
 class TestClaimNext:
