@@ -103,6 +103,9 @@ class OutgoingFile:
     content_type: str
     path: str
     size: int
+    # A signed link to the file, for providers that download it themselves (Twilio); None when the
+    # server has no public address.
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

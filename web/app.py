@@ -19,14 +19,16 @@ from inbox import __version__
 from inbox.config import CoreSettings
 from inbox.db import make_engine, make_sessionmaker
 from inbox.delivery import run_worker
+from inbox.file_links import FileLinks
 from inbox.files import FileStore
 from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
 from inbox.media import run_fetcher
 from inbox.realtime import make_hub
+from inbox.signing import secret_key
 from inbox.threads.snooze import run_waker
 from web import errors
-from web.routes import account, admin, api, composer, inbox_actions, live, search, ui, webhooks
+from web.routes import account, admin, api, composer, inbox_actions, live, search, signed_files, ui, webhooks
 from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
@@ -52,7 +54,10 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
         app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
         stop = asyncio.Event()
-        workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files)
+        links = (FileLinks(settings.public_base_url, secret_key(settings.secret_key, settings.data_dir))
+                 if settings.public_base_url else None)
+        app.state.file_links = links
+        workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files, links=links)
         workers.append(asyncio.create_task(
             run_fetcher(sessions, {a.channel: a for a in adapters if a.configured and isinstance(a, MediaSource)},
                         files, stop=stop, wake=wake_media), name="media-worker"))
@@ -84,6 +89,7 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
     app.include_router(inbox_actions.router)
     app.include_router(search.router)
     app.include_router(live.router)
+    app.include_router(signed_files.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app
 
@@ -93,12 +99,13 @@ def load_adapters() -> list[Adapter]:
 
 
 def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSession], adapters: list[Adapter], *,
-                  stop: asyncio.Event, wake: asyncio.Event, files: FileStore | None = None) -> list[asyncio.Task[None]]:
+                  stop: asyncio.Event, wake: asyncio.Event, files: FileStore | None = None,
+                  links: FileLinks | None = None) -> list[asyncio.Task[None]]:
     senders = {adapter.channel: adapter for adapter in adapters if adapter.configured}
     worker = run_worker(sessions, senders, stop=stop, wake=wake,
                         worker_id=f"{socket.gethostname()}:{os.getpid()}"[:80],
                         max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds,
-                        files=files)
+                        files=files, links=links)
     return [asyncio.create_task(worker, name="delivery-worker"),
             asyncio.create_task(run_waker(sessions, stop=stop), name="snooze-waker")]
 

@@ -33,6 +33,7 @@ INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 PREFIX = "whatsapp:"
+MAX_MEDIA_BYTES = 16_000_000
 
 # The Twilio error codes an agent meets with WhatsApp (PROTOCOLS §1.4), said so they know what to do.
 ERRORS: dict[int, str] = {
@@ -130,11 +131,10 @@ class Adapter:
         if not self.configured:
             raise SendFailed("WhatsApp is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
                              "TWILIO_WHATSAPP_FROM", transient=False)
-        if message.files:
-            # Twilio fetches media from a public URL itself; we do not publish attachments yet.
-            raise SendFailed("WhatsApp attachments are not supported yet: send the text alone", transient=False)
         params: dict[str, Any] = {"from_": _whatsapp(self.settings.whatsapp_from), "to": _whatsapp(message.to),
                                   "body": message.text}
+        if message.files:
+            params["media_url"] = _media_urls(message)
         if self.settings.public_base_url:
             params["status_callback"] = self.settings.public_base_url.rstrip("/") + STATUS_PATH
         client = self._client_for_running_loop()
@@ -196,6 +196,18 @@ class Adapter:
             client.api.base_url = self.settings.api_base_url.rstrip("/")
             self._client, self._client_loop = client, loop
         return self._client
+
+
+def _media_urls(message: OutboundMessage) -> list[str]:
+    # WhatsApp shows one file per message (PROTOCOLS §1.4); Twilio downloads it from our signed link.
+    if len(message.files) > 1:
+        raise SendFailed("WhatsApp takes one file per message: send the files one at a time", transient=False)
+    file = message.files[0]
+    if file.url is None:
+        raise SendFailed("Twilio must download the file from this server: set PUBLIC_BASE_URL", transient=False)
+    if file.size > MAX_MEDIA_BYTES:
+        raise SendFailed(f"WhatsApp takes files up to {MAX_MEDIA_BYTES // 1_000_000} MB", transient=False)
+    return [file.url]
 
 
 def _header(raw: RawRequest, name: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,6 +57,8 @@ class TwilioFake:
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # Media answers to give before the real file, e.g. [500] for one server error.
     media_failures: list[int] = field(default_factory=list)
+    # What Twilio got when it downloaded a reply's MediaUrl: (status, headers, bytes).
+    downloads: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     # Every request the CDN saw: (path, whether it carried an Authorization header).
     cdn_requests: list[tuple[str, bool]] = field(default_factory=list)
     _queue: list[Answer] = field(default_factory=list)
@@ -88,6 +91,16 @@ class TwilioFake:
         if not authorized:
             return _error(401, 20003, "Authenticate")
         answer = self._queue.pop(0) if self._queue else self.default
+        # Twilio downloads a reply's media from the URL it was given before it sends it on.
+        async with httpx.AsyncClient() as client:
+            for url in form.get("MediaUrl", []):
+                try:
+                    fetched = await client.get(url)
+                except httpx.HTTPError:
+                    # Unreachable: real Twilio reports 63019 later, in a status callback.
+                    self.downloads.append((0, {}, b""))
+                    continue
+                self.downloads.append((fetched.status_code, dict(fetched.headers), fetched.content))
         if answer == "hang":
             # Holds the request open like a Twilio that never answers, until the fake shuts down.
             await self._release.wait()

@@ -21,6 +21,8 @@ AGENT_ONLY = {"/inbox"}  # and everything under it
 ADMIN_ONLY = "/admin"  # and everything under it
 ANY_ROLE = {"/", "/logout"}
 ANY_ROLE_UNDER = "/account"
+# Signed links: no session opens them, only their signature (tests/web/test_whatsapp_media.py).
+SIGNED_UNDER = "/files/"
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -47,6 +49,8 @@ def _walk(routes: list[Any]) -> list[APIRoute]:
 def _allowed(path: str, role: Role | None) -> bool:
     if path.startswith("/api/"):
         return False  # bearer tokens only: a browser session opens nothing there
+    if path.startswith(SIGNED_UNDER):
+        return False
     if role is None:
         return False
     if path in ANY_ROLE or path == ANY_ROLE_UNDER or path.startswith(ANY_ROLE_UNDER + "/"):

@@ -1,5 +1,6 @@
 """The installed `onethread` command, run as a person would run it: a separate process per call."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_DATABASE_URL
+from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, running
 
 _SCRIPT = Path(sys.executable).with_name("onethread")
 # The console script pyproject.toml installs; the module itself when the package was not installed.
@@ -120,3 +122,25 @@ def _wait_until_healthy(base: str, server: subprocess.Popen[str]) -> None:
             pass
         time.sleep(0.2)
     raise AssertionError(f"the server did not answer /healthz within {STARTUP_SECONDS} s")
+
+
+class TestChannelsCheck:
+    async def test_names_the_account_and_fails_on_refused_credentials(self, tmp_path: Path) -> None:
+        async with running() as twilio:
+            env = {**_env(tmp_path / "data", None), "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                   "TWILIO_WHATSAPP_FROM": "whatsapp:+14155550100", "TWILIO_API_BASE_URL": twilio.base_url}
+            good = await _run_async(["channels", "check"], env=env, cwd=tmp_path)
+            wrong = await _run_async(["channels", "check"], env={**env, "TWILIO_AUTH_TOKEN": "0" * 32}, cwd=tmp_path)
+        assert good.returncode == 0, good.stderr
+        assert "✓ whatsapp: Twilio account 'Demo shop' (active), sending from whatsapp:+14155550100" in good.stdout
+        assert wrong.returncode == 1
+        assert "✗ whatsapp: Twilio refused: 20003" in wrong.stdout
+        assert "0" * 32 not in wrong.stdout + wrong.stderr
+
+
+async def _run_async(args: list[str], *, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Not subprocess.run: the fake provider answers from this test's event loop meanwhile.
+    process = await asyncio.create_subprocess_exec(*ONETHREAD, *args, env=env, cwd=cwd,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    return subprocess.CompletedProcess(args, process.returncode or 0, out.decode(), err.decode())

@@ -18,6 +18,7 @@ from inbox.events import (
     InboundMessage,
     IncomingFile,
     OutboundMessage,
+    OutgoingFile,
     Party,
     SendFailed,
 )
@@ -286,6 +287,28 @@ class TestSend:
         with pytest.raises(SendFailed) as failed:
             await Adapter(settings(api_base_url=twilio.base_url, account_sid="")).send(REPLY)
         assert not failed.value.transient and twilio.requests == []
+
+
+class TestMediaReply:
+    def _with(self, *files: OutgoingFile) -> OutboundMessage:
+        return replace(REPLY, files=files)
+
+    async def test_the_signed_link_goes_as_media_url(self, adapter: Adapter, twilio: TwilioFake) -> None:
+        link = "https://inbox.example.com/files/7/fatura.pdf?expires=1&signature=ab"
+        await adapter.send(self._with(OutgoingFile("fatura.pdf", "application/pdf", "/nowhere", 10, url=link)))
+        assert twilio.requests[0].form["MediaUrl"] == [link]
+
+    @pytest.mark.parametrize(("files", "reason"), [
+        ((OutgoingFile("a.pdf", "application/pdf", "/a", 10, url="https://x/a"),
+          OutgoingFile("b.pdf", "application/pdf", "/b", 10, url="https://x/b")), "one file per message"),
+        ((OutgoingFile("a.pdf", "application/pdf", "/a", 10),), "set PUBLIC_BASE_URL"),
+        ((OutgoingFile("a.mp4", "video/mp4", "/a", 17_000_000, url="https://x/a"),), "up to 16 MB"),
+    ])
+    async def test_what_whatsapp_cannot_take_is_refused_before_calling_twilio(
+            self, adapter: Adapter, twilio: TwilioFake, files: tuple[OutgoingFile, ...], reason: str) -> None:
+        with pytest.raises(SendFailed) as failed:
+            await adapter.send(self._with(*files))
+        assert not failed.value.transient and reason in failed.value.reason and twilio.requests == []
 
 
 class TestConfigured:
