@@ -18,6 +18,8 @@ class Result:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    # When each request went out (perf_counter), by its index in the list given to run().
+    sent_at: dict[int, float] = field(default_factory=dict)
     elapsed: float = 0.0
 
     @property
@@ -73,7 +75,7 @@ async def run(host: str, port: int, requests: Sequence[bytes], *, connections: i
                     delay = due - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                sent_at = time.perf_counter()
+                sent_at = result.sent_at[index] = time.perf_counter()
                 writer.write(requests[index])
                 result.sent += 1
                 status, _head = await read_response(reader)

@@ -1,0 +1,269 @@
+"""The messaging channels' figures: signed-webhook ingest rate per channel against a bare FastAPI
+endpoint run in the same bench, and the time from a webhook to the agents' websockets at 100
+messages/s with 50 agents connected; on SQLite, and on PostgreSQL + Redis when reachable.
+
+    python -m bench.channels [--messages 3000] [--rounds 2] [--seconds 20] [--no-postgres]
+
+Servers are separate uvicorn processes (one worker each). Webhook load comes from bench.loadgen and
+the agents are bench.wsclient sockets; both clients' ceilings are printed first.
+"""
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import select
+from sqlmodel import col
+
+from bench import loadgen, wsclient
+from bench.ingest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK, _fresh_postgres, http_rate, signed_requests
+from bench.servers import uvicorn_process
+from inbox.agents import service as agents
+from inbox.agents import signin
+from inbox.agents.models import Role
+from inbox.db import make_engine, make_sessionmaker, transaction
+from inbox.messages.models import Message
+from inbox.migrate import upgrade
+from web.ui.security import SESSION_COOKIE
+
+console = Console(width=150)
+AGENTS = 50
+RATE = 100.0
+GOAL_P99_MS = 50.0
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    path: str
+    env: dict[str, str]
+    # (count, run id) → ready-to-send request bytes, each signed the way the provider signs.
+    requests: Callable[[int, str], list[bytes]]
+    # The provider message id of request number i in a run, as the adapter stores it.
+    provider_id: Callable[[str, int], str]
+
+
+CHANNELS = [
+    Channel("whatsapp", WEBHOOK,
+            {"PUBLIC_BASE_URL": PUBLIC_BASE_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+             "TWILIO_WHATSAPP_FROM": "whatsapp:+14155550100"},
+            lambda count, run: signed_requests(count, senders=max(1, count // 3), run=run),
+            lambda run, i: f"SM{run}{i:010d}"),
+]
+
+
+@dataclass
+class Rates:
+    channel: str
+    ours: float
+    bare: float
+    ok: bool
+
+
+@dataclass
+class Latency:
+    database: str
+    sent: int
+    samples: list[float] = field(default_factory=list)
+    missing: int = 0
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+def _env(url: str, data_dir: Path, redis_url: str) -> dict[str, str]:
+    env = {"DATABASE_URL": url, "DATA_DIR": str(data_dir), "REDIS_URL": redis_url}
+    for channel in CHANNELS:
+        env.update(channel.env)
+    return env
+
+
+def rates(database: str, url: str, count: int, rounds: int) -> list[Rates]:
+    data_dir = Path(tempfile.mkdtemp(prefix="onethread-bench-"))
+    found = []
+    for channel in CHANNELS:
+        ours, bare = [], []
+        ok = True
+        for round_ in range(rounds):
+            requests = channel.requests(count + 200, uuid.uuid4().hex[:8])
+            console.print(f"[bold]{database}[/] {channel.name}: round {round_ + 1}/{rounds} …")
+            with uvicorn_process("bench.bare_app:app") as port:
+                bare.append(asyncio.run(http_rate(port, requests)).rate)
+            with uvicorn_process("web.app:create_app", factory=True, env=_env(url, data_dir, "")) as port:
+                result = asyncio.run(http_rate(port, requests))
+            ours.append(result.rate)
+            ok &= result.errors == 0
+        found.append(Rates(channel.name, statistics.median(ours), statistics.median(bare), ok))
+    return found
+
+
+async def _agents(url: str, count: int) -> list[str]:
+    """Session cookies of `count` agents, signed in the way the login form does it."""
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    run = uuid.uuid4().hex[:6]
+    tokens = []
+    async with transaction(sessions) as session:
+        for i in range(count):
+            email = f"bench-{run}-{i}@shop.example"
+            await agents.create_user(session, email=email, password="bench-password", name=f"Agent {i}",
+                                     role=Role.agent)
+    for i in range(count):
+        async with transaction(sessions) as session:
+            signed = await signin.sign_in(session, email=f"bench-{run}-{i}@shop.example", password="bench-password",
+                                          client="bench")
+            assert signed is not None
+            tokens.append(signed[0])
+    await engine.dispose()
+    return tokens
+
+
+async def _provider_ids(url: str, message_ids: set[int]) -> dict[int, str]:
+    engine = make_engine(url)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(col(Message.id), col(Message.provider_id))
+                                         .where(col(Message.id).in_(message_ids)))).all()
+    await engine.dispose()
+    return {int(row[0] or 0): row[1] or "" for row in rows}
+
+
+async def _latency_run(database: str, url: str, port: int, tokens: list[str], seconds: float) -> Latency:
+    channel = CHANNELS[0]
+    run = uuid.uuid4().hex[:8]
+    count = int(RATE * seconds)
+    requests = channel.requests(count, run)
+    arrivals: dict[int, list[float]] = {}
+    ready = 0
+    everyone_ready = asyncio.Event()
+
+    def on_message(at: float, event: dict[str, Any]) -> None:
+        nonlocal ready
+        if event["kind"] == "live.ready":
+            ready += 1
+            if ready == len(tokens):
+                everyone_ready.set()
+        elif event["kind"] == "message.created" and event["data"].get("direction") == "inbound":
+            arrivals.setdefault(event["data"]["message_id"], []).append(at)
+
+    sockets = [await wsclient.connect("127.0.0.1", port, "/live", cookie=f"{SESSION_COOKIE}={token}")
+               for token in tokens]
+    listeners = [asyncio.create_task(wsclient.listen(reader, writer, on_message)) for reader, writer in sockets]
+    await asyncio.wait_for(everyone_ready.wait(), 30)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"{database}: {count} webhooks at {RATE:.0f}/s, {len(tokens)} agents", total=seconds)
+
+        async def tick() -> None:
+            started = time.perf_counter()
+            while (elapsed := time.perf_counter() - started) < seconds:
+                progress.update(task, completed=elapsed)
+                await asyncio.sleep(0.25)
+
+        ticker = asyncio.create_task(tick())
+        sent = await loadgen.run("127.0.0.1", port, requests, connections=16, rate=RATE)
+        ticker.cancel()
+    await asyncio.sleep(2)  # stragglers
+    for (_reader, writer), listener in zip(sockets, listeners, strict=True):
+        listener.cancel()
+        writer.close()
+    by_index = {channel.provider_id(run, i): i for i in range(count)}
+    provider_ids = await _provider_ids(url, set(arrivals))
+    latency = Latency(database, sent.ok)
+    for message_id, times in arrivals.items():
+        index = by_index.get(provider_ids.get(message_id, ""))
+        if index is None:
+            continue
+        latency.samples += [at - sent.sent_at[index] for at in times]
+    latency.missing = sent.ok * len(tokens) - len(latency.samples)
+    return latency
+
+
+def latency(database: str, url: str, redis_url: str, seconds: float) -> Latency:
+    data_dir = Path(tempfile.mkdtemp(prefix="onethread-bench-"))
+    tokens = asyncio.run(_agents(url, AGENTS))
+    with uvicorn_process("web.app:create_app", factory=True, env=_env(url, data_dir, redis_url)) as port:
+        # A warm-up second so first-request costs stay out of the figures.
+        asyncio.run(_latency_run(database, url, port, tokens[:2], 1.0))
+        return asyncio.run(_latency_run(database, url, port, tokens, seconds))
+
+
+def histogram(samples_ms: list[float], *, width: int = 50) -> list[str]:
+    edges = [1, 2, 5, 10, 20, 50, 100, 200, 500, float("inf")]
+    counts = [0] * len(edges)
+    for value in samples_ms:
+        counts[next(i for i, edge in enumerate(edges) if value <= edge)] += 1
+    top = max(counts) or 1
+    lines, low = [], 0.0
+    for edge, n in zip(edges, counts, strict=True):
+        label = f"{low:>4g}–{edge:<4g} ms" if edge != float("inf") else f"  > {low:<5g} ms"
+        share = 100 * n / max(1, len(samples_ms))
+        lines.append(f"{label} {'█' * round(width * n / top):<{width}} {n:>7,} ({share:.1f} %)")
+        low = edge
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL",
+                                                             "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+
+    http_ceiling = asyncio.run(loadgen.ceiling())
+    ws_ceiling = asyncio.run(wsclient.ceiling())
+    console.print(f"client ceilings: {http_ceiling:,.0f} requests/s; {ws_ceiling:,.0f} websocket frames/s "
+                  f"(the latency run receives {RATE * AGENTS:,.0f} frames/s)")
+    databases = [("SQLite", f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='ot-bench-')}/bench.db", "")]
+    if not args.no_postgres:
+        try:
+            databases.append(("PostgreSQL + Redis", asyncio.run(_fresh_postgres(args.postgres)), args.redis))
+        except Exception as error:  # no server here: the SQLite figures still stand
+            console.print(f"[yellow]PostgreSQL skipped: {error}[/]")
+
+    rate_rows: list[tuple[str, Rates]] = []
+    latencies: list[Latency] = []
+    for database, url, redis_url in databases:
+        upgrade(url)
+        rate_rows += [(database, r) for r in rates(database, url, args.messages, args.rounds)]
+        latencies.append(latency(database, url, redis_url, args.seconds))
+
+    table = Table(title=f"signed webhooks, {args.messages:,} per run, median of {args.rounds} rounds")
+    for column in ("database", "channel", "bare FastAPI req/s", "signed webhook msg/s", "ratio (goal ≥ 0.5)",
+                   "all 2xx"):
+        table.add_column(column, justify="right")
+    for database, r in rate_rows:
+        table.add_row(database, r.channel, f"{r.bare:,.0f}", f"{r.ours:,.0f}", f"{r.ours / r.bare:.2f}",
+                      "yes" if r.ok else "NO")
+    console.print(table)
+    table = Table(title=f"webhook → agent websocket, {RATE:.0f} messages/s for {args.seconds:g} s, {AGENTS} agents")
+    for column in ("database", "webhooks", "deliveries", "missing", "p50 ms", "p99 ms", "max ms",
+                   f"p99 ≤ {GOAL_P99_MS:g} ms"):
+        table.add_column(column, justify="right")
+    for lat in latencies:
+        table.add_row(lat.database, f"{lat.sent:,}", f"{len(lat.samples):,}", f"{lat.missing:,}",
+                      f"{lat.percentile(50):.1f}", f"{lat.percentile(99):.1f}", f"{max(lat.samples) * 1000:.1f}",
+                      "yes" if lat.percentile(99) <= GOAL_P99_MS else "NO")
+    console.print(table)
+    for lat in latencies:
+        console.print(f"[bold]{lat.database}[/]: webhook → websocket latency")
+        for line in histogram([s * 1000 for s in lat.samples]):
+            console.print("  " + line)
+
+
+if __name__ == "__main__":
+    main()
