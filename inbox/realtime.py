@@ -8,6 +8,7 @@ seen id and clients drop ids they already applied.
 """
 
 import asyncio
+import collections
 import contextlib
 import functools
 import json
@@ -179,7 +180,10 @@ class RedisHub(LocalHub):
                 self._ready.set()
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self.deliver(json.loads(message["data"]))
+                        event = json.loads(message["data"])
+                        # Arrived as text already: the sockets send that, not a second encoding.
+                        encoded(event, message["data"].decode())
+                        self.deliver(event)
                 await pubsub.aclose()
             except asyncio.CancelledError:
                 raise
@@ -191,6 +195,24 @@ class RedisHub(LocalHub):
                     with contextlib.suppress(asyncio.QueueFull):
                         subscription.queue.put_nowait(None)
                 await asyncio.sleep(0.5)
+
+
+# The last events encoded, by identity: every subscriber gets the same dict, so fifty agents'
+# sockets cost one json.dumps. The dict is held with its text, so its id cannot be reused meanwhile.
+_ENCODED: collections.OrderedDict[int, tuple[dict[str, Any], str]] = collections.OrderedDict()
+
+
+def encoded(event: dict[str, Any], text: str | None = None) -> str:
+    """The event as JSON text, encoded once however many sockets it goes to."""
+    found = _ENCODED.get(id(event))
+    if found is not None and found[0] is event:
+        return found[1]
+    if text is None:
+        text = json.dumps(event, default=str, separators=(",", ":"), ensure_ascii=False)
+    _ENCODED[id(event)] = (event, text)
+    if len(_ENCODED) > 1024:
+        _ENCODED.popitem(last=False)
+    return text
 
 
 def make_hub(redis_url: str) -> LocalHub:

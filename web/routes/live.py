@@ -14,7 +14,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from inbox.agents import signin
 from inbox.agents.models import Role
-from inbox.realtime import LocalHub, events_since
+from inbox.realtime import LocalHub, encoded, events_since
 from web.ui.security import SESSION_COOKIE
 
 router = APIRouter()
@@ -65,7 +65,7 @@ async def live(websocket: WebSocket) -> None:
 
 async def _forward(websocket: WebSocket, subscription: Any) -> None:
     while True:
-        await websocket.send_json(await subscription.get())
+        await websocket.send_text(encoded(await subscription.get()))
 
 
 async def _presence(websocket: WebSocket, hub: LocalHub, me: dict[str, Any]) -> None:
