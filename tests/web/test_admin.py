@@ -210,6 +210,9 @@ class TestChannels:
         row = _row(page, "whatsapp")
         assert "Configured" in row and "none yet" in row
         assert "Not set up yet" in _row(page, "telegram") and "TELEGRAM_BOT_TOKEN" in _row(page, "telegram")
+        # Each setting is listed; a secret only as set or not, never its value.
+        assert f"<code>{TWILIO_ENV['TWILIO_ACCOUNT_SID']}</code>" in row
+        assert "TWILIO_AUTH_TOKEN" in row and TWILIO_ENV["TWILIO_AUTH_TOKEN"] not in page
         async with httpx.AsyncClient() as provider:
             delivered = await provider.post(f"{server}/webhooks/twilio/whatsapp", content=_inbound_text(),
                                             headers={**FORM, "X-Twilio-Signature": INBOUND_TEXT_SIGNATURE})

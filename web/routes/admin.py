@@ -19,6 +19,7 @@ from inbox.channels import Channel
 from web.deps import SessionDep, SettingsDep
 from web.errors import status_of
 from web.ui import pages
+from web.ui.channel_settings import setting_rows
 from web.ui.forms import attempt, refused, saved
 from web.ui.security import AdminDep
 
@@ -221,6 +222,7 @@ async def channels_page(request: Request, session: SessionDep, settings: Setting
     rows = [{"channel": channel, "adapter": adapters.get(channel),
              "configured": bool(adapters.get(channel) and adapters[channel].configured),
              "urls": [(path, base + path) for path in getattr(adapters.get(channel), "paths", ())],
-             "setup": SETUP.get(channel, ""), "last_event_at": last.get(channel)} for channel in Channel]
+             "setup": SETUP.get(channel, ""), "last_event_at": last.get(channel),
+             "settings": setting_rows(getattr(adapters.get(channel), "settings", None))} for channel in Channel]
     return _page(request, "admin_channels.html", "channels", {"rows": rows,
                                                               "public_base_url": settings.public_base_url})
