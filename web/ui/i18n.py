@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, format_timedelta, get_datetime_format
+from babel.dates import TIMEDELTA_UNITS, format_date, format_time, format_timedelta, get_datetime_format
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -85,7 +85,32 @@ def _time(hour: int, minute: int, second: int, locale: str) -> str:
 
 def ago(moment: datetime, locale: str, *, now: datetime | None = None) -> str:
     delta = moment - (now or datetime.now(UTC))
-    return format_timedelta(delta, add_direction=True, threshold=1.1, format="short", locale=_babel(locale))
+    # Babel's words depend only on the unit it picks, the rounded count and the direction, so one
+    # call per (language, unit, count, direction) serves every list row showing the same words.
+    seconds = int(delta.days * 86400 + delta.seconds)
+    key = (locale, seconds >= 0, *_unit_and_count(seconds))
+    said = _AGO.get(key)
+    if said is None:
+        said = format_timedelta(delta, add_direction=True, threshold=_AGO_THRESHOLD, format="short",
+                                locale=_babel(locale))
+        if len(_AGO) < 10_000:
+            _AGO[key] = said
+    return said
+
+
+_AGO: dict[tuple[str, bool, str, int], str] = {}
+_AGO_THRESHOLD = 1.1
+
+
+def _unit_and_count(seconds: int) -> tuple[str, int]:
+    # Babel's own choice (format_timedelta with granularity "second"), repeated to key the cache.
+    for unit, per_unit in TIMEDELTA_UNITS:
+        value = abs(seconds) / per_unit
+        if value >= _AGO_THRESHOLD or unit == "second":
+            if unit == "second" and value > 0:
+                value = max(1, value)
+            return unit, round(value)
+    raise AssertionError("unreachable: 'second' always matches")
 
 
 @functools.cache

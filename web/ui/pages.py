@@ -1,5 +1,6 @@
 """Jinja2 pages with the request's language, the signed-in user and the CSRF token at hand."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,28 @@ _ENV.policies["ext.i18n.trimmed"] = True
 _ENV.globals.update(TEMPLATE_HELPERS)
 # The icon macros as globals: loaded once per process, not imported again for every list row.
 _ICONS = _ENV.get_template("_icons.html").module
-_ENV.globals.update({name: getattr(_ICONS, name) for name in ("channel_icon", "channel_name", "delivery_mark")})
+
+
+def _drawn_once(macro: Callable[[str, Callable[[str], str]], str]) -> Callable[[str, Callable[[str], str]], str]:
+    """An icon macro's output depends only on its arguments: drawn once per value and language,
+    not once per list row."""
+    drawn: dict[tuple[str, object], str] = {}
+
+    def draw(value: str, gettext: Callable[[str], str]) -> str:
+        # gettext is bound to the language's (cached) translations object.
+        key = (value, getattr(gettext, "__self__", gettext))
+        found = drawn.get(key)
+        if found is None:
+            found = macro(value, gettext)
+            if len(drawn) < 1000:
+                drawn[key] = found
+        return found
+
+    return draw
+
+
+_ENV.globals.update({name: _drawn_once(getattr(_ICONS, name))
+                     for name in ("channel_icon", "channel_name", "delivery_mark")})
 TEMPLATES = Jinja2Templates(env=_ENV)
 
 
