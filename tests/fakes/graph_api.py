@@ -6,6 +6,7 @@ the server is recorded before it is answered, so a test can tell "sent" from "ne
 """
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -56,6 +57,8 @@ class GraphFake:
     # PSID → profile fields; anyone else is "no such user".
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     lookups: list[str] = field(default_factory=list)
+    # Seconds a profile lookup takes (cut short when the fake shuts down).
+    profile_delay: float = 0.0
     # CDN files by name: (bytes, content type).
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     base_url: str = ""
@@ -100,6 +103,9 @@ class GraphFake:
     async def _profile(self, request: Request) -> Response:
         psid = request.path_params["psid"]
         self.lookups.append(psid)
+        if self.profile_delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._release.wait(), self.profile_delay)
         if not _authorized(request):
             return _fixture("bad_token")
         if psid not in self.profiles:

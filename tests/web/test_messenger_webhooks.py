@@ -24,6 +24,7 @@ from inbox.messages.models import Attachment, Message
 from inbox.replies import queue_reply
 from tests.fakes.graph_api import APP_ID, APP_SECRET, PAGE_ID, PAGE_TOKEN, VERIFY_TOKEN, GraphFake, running
 from web.app import create_app
+from web.routes import webhooks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "messenger" / "fixtures"
 PSID = "7123456789012345"
@@ -127,6 +128,15 @@ class TestInbound:
         async with sessions() as session:
             customer = await session.get(Customer, await _customer_id(sessions))
         assert customer is not None and customer.name == ""
+
+    async def test_a_slow_profile_lookup_does_not_hold_the_webhook(self, server: str, sessions, graph: GraphFake,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(webhooks, "ENRICH_SECONDS", 0.2)
+        graph.profile_delay = 30
+        started = time.monotonic()
+        response = await _post(server, (FIXTURES / "text.json").read_bytes())
+        assert response.status_code == 200 and time.monotonic() - started < 5
+        assert [m.provider_id for m in await _messages(sessions, direction="inbound")] == [TEXT_MID]
 
     async def test_image_is_kept_as_a_file_still_at_meta(self, server: str, sessions) -> None:
         assert (await _post(server, (FIXTURES / "image.json").read_bytes())).status_code == 200
