@@ -216,7 +216,10 @@ def _location(payload: dict[str, Any], title: str | None) -> dict[str, Any]:
 
 
 def _time(milliseconds: int) -> datetime:
-    return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise Unreadable(f"timestamp out of range: {milliseconds}") from error
 
 
 def _at(milliseconds: int | None) -> datetime | None:

@@ -165,7 +165,9 @@ class TestParseBadInput:
                                       b'{"object":"page","entry":[{"id":"1","messaging":[{"sender":{}}]}]}',
                                       b'{"object":"page","entry":[{"id":"1","messaging":[{"sender":{"id":"1"},'
                                       b'"recipient":{"id":"2"},"message":{"mid":"m","attachments":'
-                                      b'[{"type":"location","payload":{}}]}}]}]}'])
+                                      b'[{"type":"location","payload":{}}]}}]}]}',
+                                      b'{"object":"page","entry":[{"id":"1","messaging":[{"sender":{"id":"1"},'
+                                      b'"recipient":{"id":"2"},"read":{"watermark":99999999999999999999}}]}]}'])
     def test_unreadable_body_is_a_bad_payload(self, body: bytes) -> None:
         with pytest.raises(BadPayload):
             Adapter(settings()).parse(RawRequest("POST", PATH, {}, body=body))
