@@ -85,6 +85,18 @@ class DeliveryUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryWatermark:
+    """Every outbound message to `recipient` sent at or before `up_to` has reached `status`.
+
+    Receipts that name a moment, not messages (Messenger's delivery and read watermarks)."""
+
+    channel: Channel
+    recipient: Party
+    status: DeliveryStatus
+    up_to: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ContactShared:
     """The customer proved another address of theirs (Telegram's own-contact share)."""
 
@@ -94,7 +106,7 @@ class ContactShared:
     shared: Party
 
 
-InboundEvent = InboundMessage | MessageEdited | DeliveryUpdate | ContactShared
+InboundEvent = InboundMessage | MessageEdited | DeliveryUpdate | DeliveryWatermark | ContactShared
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from inbox.errors import Invalid
 from inbox.events import (
     ContactShared,
     DeliveryUpdate,
+    DeliveryWatermark,
     Direction,
     InboundEvent,
     InboundMessage,
@@ -54,6 +55,8 @@ async def ingest(session: AsyncSession, event: InboundEvent, *, config: IngestCo
             return await _edit(session, event)
         case DeliveryUpdate():
             return await _delivery(session, event)
+        case DeliveryWatermark():
+            return await _watermark(session, event, config)
         case ContactShared():
             return await _contact(session, event, config)
     raise TypeError(f"not an inbound event: {event!r}")
@@ -194,6 +197,16 @@ async def _delivery(session: AsyncSession, event: DeliveryUpdate) -> Ingested:
         return Ingested("held")
     changed = await messages.apply_delivery(session, message, status=event.status, error=event.error)
     return Ingested("updated" if changed else "duplicate", message.id, thread_id=message.thread_id)
+
+
+async def _watermark(session: AsyncSession, event: DeliveryWatermark, config: IngestConfig) -> Ingested:
+    address = normalize(event.recipient.kind, event.recipient.address, region=config.region)
+    identity = await customers.find_identity(session, channel=event.channel, address=address)
+    if identity is None:
+        return Ingested("ignored")
+    moved = await messages.apply_watermark(session, identity_id=identity.id or 0, channel=event.channel,
+                                           status=event.status, up_to=event.up_to)
+    return Ingested("updated" if moved else "duplicate", customer_id=identity.customer_id)
 
 
 async def _contact(session: AsyncSession, event: ContactShared, config: IngestConfig) -> Ingested:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -274,6 +274,42 @@ async def apply_held_receipts(session: AsyncSession, *, channel: Channel | str, 
         await apply_delivery(session, message, status=DeliveryStatus(receipt.status), error=receipt.error)
     await session.execute(delete(EarlyReceipt).where(col(EarlyReceipt.id).in_([r.id for r in held])))
     return len(held)
+
+
+async def apply_watermark(session: AsyncSession, *, identity_id: int, channel: Channel | str,
+                          status: DeliveryStatus, up_to: datetime) -> list[int]:
+    """Move every reply to this identity that went out at or before `up_to` forward to `status`;
+    returns the ids that moved.
+
+    Only replies the provider has acknowledged: one still sending would lose its provider id if its
+    status changed under the worker, and a failed one stays failed (the watermark names no message).
+    """
+    movable = [str(s) for s in (DeliveryStatus.sent, DeliveryStatus.delivered) if _RANK[s] < _RANK[status]]
+    if not movable:
+        return []
+    # When the send started, not when the reply was written: a reply queued behind a slow one
+    # reaches the provider later than its `at` says.
+    went_out = func.coalesce(col(Message.claimed_at), col(Message.at))
+    moved = (await session.execute(
+        update(Message)
+        .where(col(Message.identity_id) == identity_id, col(Message.channel) == str(channel),
+               col(Message.direction) == str(Direction.outbound), col(Message.delivery_status).in_(movable),
+               went_out <= up_to)
+        .values(delivery_status=str(status))
+        .returning(col(Message.id), col(Message.thread_id))
+        # Messages already loaded in this session see the new status: a later receipt in the same
+        # batch must compare against it, or it could move a message backwards.
+        .execution_options(synchronize_session="fetch")
+    )).all()
+    if not moved:
+        return []
+    owners = {thread_id: customer_id for thread_id, customer_id in await session.execute(
+        select(col(Thread.id), col(Thread.customer_id)).where(col(Thread.id).in_({row[1] for row in moved})))}
+    await emit_many(session, [
+        NewLiveEvent("message.delivery", thread_id, owners.get(thread_id),
+                     {"message_id": message_id, "status": str(status), "error": None})
+        for message_id, thread_id in moved])
+    return [int(message_id or 0) for message_id, _ in moved]
 
 
 def encode_cursor(message: Message, *, inclusive: bool = False) -> str:

@@ -17,11 +17,12 @@ from typing import Literal
 from urllib.parse import parse_qs
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.loopback import serve
 
 FIXTURES = Path(__file__).resolve().parent.parent / "adapters" / "whatsapp" / "fixtures"
 ACCOUNT_SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90"
@@ -184,19 +185,9 @@ def _error(status: int, code: int, message: str, headers: dict[str, str] | None 
 async def running(fake: TwilioFake | None = None) -> AsyncIterator[TwilioFake]:
     """Serve the fake on 127.0.0.1 (a free port) inside the current event loop."""
     fake = fake or TwilioFake()
-    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.release_hung()
-        server.should_exit = True
-        await task
+    async with serve(fake.app()) as fake.base_url:
+        try:
+            yield fake
+        finally:
+            # Before the server stops: a request held open would hold up its shutdown.
+            fake.release_hung()

@@ -1,14 +1,23 @@
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.channels import AddressKind, Channel
 from inbox.customers.models import Customer, Identity, MergeSuggestion
 from inbox.db import transaction
-from inbox.events import ContactShared, DeliveryStatus, DeliveryUpdate, InboundMessage, MessageEdited, Party
+from inbox.events import (
+    ContactShared,
+    DeliveryStatus,
+    DeliveryUpdate,
+    DeliveryWatermark,
+    InboundMessage,
+    MessageEdited,
+    Party,
+)
 from inbox.ingest import IngestConfig, ingest
 from inbox.messages.models import Message
+from inbox.replies import queue_reply
 from inbox.threads.models import Thread
 
 AYSE_WA = Party("whatsapp:+905321234567", AddressKind.phone, True, "Ayşe Yılmaz")
@@ -126,3 +135,78 @@ class TestIngestUpdates:
         phone = (await session.execute(select(Identity).where(Identity.kind == "phone",
                                                               Identity.channel == "telegram"))).scalar_one()
         assert phone.address == "+905321234567" and phone.customer_id == later.customer_id
+
+
+PSID = Party("7123456789012345", AddressKind.handle, True, "Ayşe")
+NOON = datetime(2026, 1, 15, 12, tzinfo=UTC)
+
+
+async def _sent_reply(sessions: async_sessionmaker[AsyncSession], customer_id: int, text: str, *,
+                      at: datetime, status: DeliveryStatus = DeliveryStatus.sent) -> int:
+    """A reply the worker sent at `at` (arranged in the database: the worker has its own tests)."""
+    async with transaction(sessions) as session:
+        reply = await queue_reply(session, customer_id=customer_id, channel=Channel.messenger, text=text)
+        await session.execute(update(Message).where(Message.id == reply.id).values(
+            delivery_status=str(status), claimed_at=at, provider_id=f"m_{text}"))
+    assert reply.id is not None
+    return reply.id
+
+
+async def _statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[str, str | None]:
+    # Its own short session: on SQLite an open one would hold the only connection.
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Message.text, Message.delivery_status).where(Message.direction == "outbound"))
+        return {text: status for text, status in rows}
+
+
+class TestIngestWatermark:
+    async def _customer(self, sessions, ingest_config) -> int:  # type: ignore[no-untyped-def]
+        result = await _ingest(sessions, InboundMessage(Channel.messenger, "m_in", PSID, text="Merhaba",
+                                                        provider_at=NOON - timedelta(hours=1)), ingest_config)
+        assert result.customer_id is not None
+        return result.customer_id
+
+    async def test_replies_up_to_the_watermark_are_delivered_then_read(self, sessions, ingest_config, hub):
+        customer = await self._customer(sessions, ingest_config)
+        first = await _sent_reply(sessions, customer, "first", at=NOON)
+        await _sent_reply(sessions, customer, "later", at=NOON + timedelta(minutes=5))
+        live = hub.subscribe()
+        delivered = await _ingest(sessions, DeliveryWatermark(Channel.messenger, PSID, DeliveryStatus.delivered,
+                                                              NOON + timedelta(seconds=1)), ingest_config)
+        assert delivered.outcome == "updated"
+        assert await _statuses(sessions) == {"first": "delivered", "later": "sent"}
+        # Through Redis the arrangement's own events may still be arriving: skip to the tick.
+        while (event := await live.get(wait=5))["kind"] != "message.delivery":
+            pass
+        assert (event["customer_id"], event["data"]) == (
+            customer, {"message_id": first, "status": "delivered", "error": None})
+        await _ingest(sessions, DeliveryWatermark(Channel.messenger, PSID, DeliveryStatus.read,
+                                                  NOON + timedelta(minutes=5)), ingest_config)
+        assert await _statuses(sessions) == {"first": "read", "later": "read"}
+
+    async def test_a_late_delivery_watermark_never_moves_read_back(self, sessions, ingest_config):
+        customer = await self._customer(sessions, ingest_config)
+        await _sent_reply(sessions, customer, "first", at=NOON)
+        for status in (DeliveryStatus.read, DeliveryStatus.delivered):
+            await _ingest(sessions, DeliveryWatermark(Channel.messenger, PSID, status, NOON + timedelta(hours=1)),
+                          ingest_config)
+        assert await _statuses(sessions) == {"first": "read"}
+
+    async def test_failed_unsent_and_other_customers_replies_stay_as_they_are(self, sessions, ingest_config):
+        customer = await self._customer(sessions, ingest_config)
+        other = await _ingest(sessions, InboundMessage(Channel.messenger, "m_other", Party("999", name="Can"),
+                                                       text="selam"), ingest_config)
+        assert other.customer_id is not None
+        await _sent_reply(sessions, customer, "failed", at=NOON, status=DeliveryStatus.failed)
+        await _sent_reply(sessions, customer, "sending", at=NOON, status=DeliveryStatus.sending)
+        await _sent_reply(sessions, other.customer_id, "to someone else", at=NOON)
+        result = await _ingest(sessions, DeliveryWatermark(Channel.messenger, PSID, DeliveryStatus.read,
+                                                           NOON + timedelta(hours=1)), ingest_config)
+        assert result.outcome == "duplicate"
+        assert await _statuses(sessions) == {"failed": "failed", "sending": "sending", "to someone else": "sent"}
+
+    async def test_a_watermark_for_an_address_never_seen_is_ignored(self, sessions, ingest_config):
+        result = await _ingest(sessions, DeliveryWatermark(Channel.messenger, Party("404"), DeliveryStatus.read,
+                                                           NOON), ingest_config)
+        assert result.outcome == "ignored"

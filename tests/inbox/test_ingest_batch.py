@@ -2,7 +2,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.channels import AddressKind, Channel
@@ -11,6 +11,7 @@ from inbox.db import transaction
 from inbox.events import (
     DeliveryStatus,
     DeliveryUpdate,
+    DeliveryWatermark,
     Direction,
     InboundEvent,
     InboundMessage,
@@ -23,6 +24,7 @@ from inbox.ingest_batch import ingest_many
 from inbox.ingest_queue import IngestWriter
 from inbox.messages.models import Message
 from inbox.realtime import LocalHub, last_event_id
+from inbox.replies import queue_reply
 from inbox.search import search
 from inbox.threads import service as threads
 from inbox.threads.models import Status, Thread
@@ -103,7 +105,7 @@ class TestIngestMany:
 
         assert [r.outcome for r in batched] == [r.outcome for r in one_by_one] == [
             "stored", "stored", "stored", "duplicate", "duplicate", "stored", "stored", "stored", "stored",
-            "stored", "stored", "stored", "updated", "ignored", "stored", "duplicate"]
+            "stored", "stored", "stored", "updated", "held", "stored", "duplicate"]
         assert await _world(session, 2) == await _world(session, 1)
 
     async def test_a_batch_row_matches_explicit_expectations(self, sessions, session, ingest_config):
@@ -160,6 +162,23 @@ class TestIngestMany:
         # Every stored message is announced once, in the order it was stored (plus the case-opened lines).
         assert [message_id for message_id in created if message_id in stored] == stored
 
+
+    async def test_a_delivered_receipt_after_a_read_watermark_in_one_batch_leaves_read(
+            self, sessions, session, ingest_config):
+        psid = Party("7123456789012345", AddressKind.handle, True, "Ayşe")
+        async with transaction(sessions) as tx:
+            customer = (await ingest(tx, InboundMessage(Channel.messenger, "m_in", psid, text="selam"),
+                                     config=ingest_config)).customer_id
+            reply = await queue_reply(tx, customer_id=customer or 0, channel=Channel.messenger, text="cevap")
+            await tx.execute(update(Message).where(Message.id == reply.id).values(
+                delivery_status="sent", claimed_at=T0, provider_id="m_reply"))
+        async with transaction(sessions) as tx:
+            await ingest_many(tx, [DeliveryUpdate(Channel.messenger, "m_reply", DeliveryStatus.sent),
+                                   DeliveryWatermark(Channel.messenger, psid, DeliveryStatus.read, T0),
+                                   DeliveryUpdate(Channel.messenger, "m_reply", DeliveryStatus.delivered)],
+                              config=ingest_config)
+        stored = (await session.execute(select(Message.delivery_status).where(Message.id == reply.id))).scalar_one()
+        assert stored == "read"
 
 class TestIngestWriter:
     async def test_provider_retries_are_stored_once(self, sessions, session, ingest_config):

@@ -221,6 +221,12 @@ class TestChannels:
         assert "none yet" not in row and re.search(r"<time datetime=\"[0-9-]+T", row)
         assert "none yet" in _row(await _channels_page(server, sessions), "email")
 
+    async def test_messenger_shows_where_meta_calls_and_what_turns_it_on(self, server, sessions) -> None:
+        row = _row(await _channels_page(server, sessions), "messenger")
+        assert "https://inbox.example.com/webhooks/messenger" in row
+        assert "Not configured" in row
+        assert "META_APP_SECRET, META_VERIFY_TOKEN, META_PAGE_ACCESS_TOKEN, PUBLIC_BASE_URL" in row
+
 
 @pytest.fixture(autouse=True)
 def _twilio(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,8 @@ SETUP = {
     Channel.whatsapp: "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM, PUBLIC_BASE_URL",
     Channel.email: "SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD",
     Channel.webchat: "WEBCHAT_SECRET",
-    Channel.messenger: "META_APP_SECRET, META_PAGE_ACCESS_TOKEN, META_VERIFY_TOKEN",
+    Channel.messenger: "META_APP_SECRET, META_VERIFY_TOKEN, META_PAGE_ACCESS_TOKEN, PUBLIC_BASE_URL; "
+                       "optional META_APP_ID, META_GRAPH_BASE_URL",
     Channel.telegram: "TELEGRAM_BOT_TOKEN, TELEGRAM_SECRET_TOKEN",
 }
 Text = Annotated[str, Form(max_length=10_000)]

@@ -1,5 +1,6 @@
 """Every provider webhook, one code path: verify → parse → ingest → commit → acknowledge."""
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs
@@ -7,11 +8,15 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from adapters.base import Adapter, BadPayload, BadSignature, Handshake, RawRequest, RawResponse
+from adapters.base import Adapter, BadPayload, BadSignature, Enriching, Handshake, RawRequest, RawResponse
 from inbox.errors import Invalid
+from inbox.events import InboundEvent
 from inbox.ingest_queue import IngestWriter
 
 log = logging.getLogger(__name__)
+
+# What the provider's webhook may wait for a name lookup: well inside Meta's 20 s.
+ENRICH_SECONDS = 2.0
 
 
 class TooLarge(Exception):
@@ -43,11 +48,25 @@ def _form(request: Request, body: bytes) -> dict[str, list[str]]:
         raise BadPayload("the form is not UTF-8 url-encoded") from error
 
 
+async def _enriched(adapter: Enriching, channel: str, events: list[InboundEvent]) -> list[InboundEvent]:
+    # Best effort: a slow or failing lookup leaves the events as they came, never the webhook unanswered.
+    try:
+        async with asyncio.timeout(ENRICH_SECONDS):
+            return await adapter.enrich(events)
+    except Exception as error:
+        log.warning("%s webhook: enriching the events failed (%s); storing them as they came",
+                    channel, type(error).__name__)
+        return events
+
+
 def _reply(response: RawResponse) -> Response:
     return Response(response.body, status_code=response.status, media_type=response.media_type)
 
 
 def handler(adapter: Adapter, limit: int) -> Callable[[Request], Awaitable[Response]]:
+    # Asked once: a runtime Protocol check per request is not free.
+    enriching = adapter if isinstance(adapter, Enriching) else None
+
     async def handle(request: Request) -> Response:
         if not adapter.configured:
             log.warning("webhook for %s received but the channel is not configured; answering 404", adapter.channel)
@@ -65,6 +84,8 @@ def handler(adapter: Adapter, limit: int) -> Callable[[Request], Awaitable[Respo
                 return PlainTextResponse("method not allowed", status_code=405)
             adapter.verify(raw)
             events = adapter.parse(raw)
+            if enriching is not None:
+                events = await _enriched(enriching, adapter.channel, events)
             writer: IngestWriter = request.app.state.ingest_writer
             await writer.submit(events)
         except TooLarge:

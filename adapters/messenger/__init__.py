@@ -1,0 +1,3 @@
+from adapters.messenger.adapter import Adapter
+
+__all__ = ["Adapter"]
