@@ -169,4 +169,5 @@ class FetchFailed(Exception):
 
     @classmethod
     def too_large(cls, limit: int) -> "FetchFailed":
-        return cls(f"larger than the {limit / 1_000_000:g} MB this inbox keeps", transient=False)
+        # MB as MAX_ATTACHMENT_BYTES counts them (25 MB is 25 × 1,048,576 bytes).
+        return cls(f"larger than {limit / 1_048_576:.3g} MB, the most this inbox keeps", transient=False)

@@ -160,7 +160,8 @@ class Adapter:
     async def fetch_media(self, reference: str, *, limit: int) -> FetchedFile:
         host = urlsplit(reference).hostname or ""
         ours = urlsplit(self.settings.api_base_url).hostname or ""
-        # The account's credentials go to Twilio only: any other URL in a MediaUrl is refused.
+        # The account's credentials go to Twilio only: any other URL in a MediaUrl is refused. Its
+        # redirect to the CDN is followed without them.
         if not (host == ours or host == "twilio.com" or host.endswith(".twilio.com")):
             raise FetchFailed(f"the media URL is not on Twilio ({host or 'no host'})", transient=False)
         auth = (self.settings.account_sid, self.settings.auth_token.get_secret_value())

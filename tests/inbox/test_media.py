@@ -108,7 +108,8 @@ async def test_a_deleted_file_is_given_up_at_once(sessions, ingest_config, file_
     await fetch_due(sessions, {Channel.whatsapp: adapter}, file_store, policy=NO_WAIT)
 
     gone = await _attachment(sessions)
-    assert gone.sha256 is None and gone.fetch_error == "Twilio answered 404"
+    assert gone.sha256 is None
+    assert gone.fetch_error == "Twilio answered HTTP 404: the link has expired or the file was removed"
 
 
 async def test_a_url_off_twilio_gets_no_credentials(sessions, ingest_config, file_store,
