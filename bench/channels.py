@@ -10,13 +10,19 @@ the agents are bench.wsclient sockets; both clients' ceilings are printed first.
 
 import argparse
 import asyncio
+import hashlib
+import hmac
+import json
 import os
 import statistics
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,16 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bench import loadgen, wsclient
-from bench.ingest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK, _fresh_postgres, http_rate, signed_requests
+from bench.ingest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    PUBLIC_BASE_URL,
+    TEXTS,
+    WEBHOOK,
+    _fresh_postgres,
+    http_rate,
+    signed_requests,
+)
 from bench.servers import uvicorn_process
 from inbox.agents import service as agents
 from inbox.agents import signin
@@ -50,16 +65,80 @@ class Channel:
     env: dict[str, str]
     # (count, run id) → ready-to-send request bytes, each signed the way the provider signs.
     requests: Callable[[int, str], list[bytes]]
-    # The provider message id of request number i in a run, as the adapter stores it.
-    provider_id: Callable[[str, int], str]
+
+
+META_APP_SECRET = "bench-meta-app-secret"
+TELEGRAM_SECRET = "bench-telegram-secret"
+PAGE_ID = "104857600123456"
+
+
+def messenger_requests(count: int, run: str) -> list[bytes]:
+    """Text messages as Meta posts them, each signed with the app secret (X-Hub-Signature-256)."""
+    requests = []
+    for i in range(count):
+        who = 7_000_000_000_000_000 + i * 7919 % max(1, count // 3)
+        body = json.dumps({"object": "page", "entry": [{"id": PAGE_ID, "time": 1768469412123 + i, "messaging": [{
+            "sender": {"id": str(who)}, "recipient": {"id": PAGE_ID}, "timestamp": 1768469412000 + i,
+            "message": {"mid": f"m_{run}{i:010d}", "text": TEXTS[i % len(TEXTS)].format(n=1000 + i % 900)}}]}]},
+            ensure_ascii=False).encode()
+        signature = "sha256=" + hmac.new(META_APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        requests.append(loadgen.build_post("127.0.0.1", "/webhooks/messenger", body, "application/json",
+                                           {"X-Hub-Signature-256": signature}))
+    return requests
+
+
+def telegram_requests(count: int, run: str) -> list[bytes]:
+    """Private-chat text updates as the Bot API posts them, with the webhook's secret header."""
+    requests = []
+    base = int(run, 16) % 1_000_000 * 100_000
+    for i in range(count):
+        who = 500_000_000 + i * 7919 % max(1, count // 3)
+        person = {"id": who, "is_bot": False, "first_name": "Müşteri", "last_name": str(who % 10_000)}
+        body = json.dumps({"update_id": base + i, "message": {
+            "message_id": base + i, "from": person, "chat": {**person, "type": "private"}, "date": 1768469412 + i,
+            "text": TEXTS[i % len(TEXTS)].format(n=1000 + i % 900)}}, ensure_ascii=False).encode()
+        requests.append(loadgen.build_post("127.0.0.1", "/webhooks/telegram", body, "application/json",
+                                           {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}))
+    return requests
+
+
+@contextmanager
+def graph_profiles() -> Iterator[str]:
+    """Meta's profile lookup, answered on loopback: each new Messenger sender costs one, as in production."""
+
+    class Profiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"first_name": "Müşteri", "last_name": self.path.strip("/").split("?")[0][-4:],
+                               "id": self.path}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Profiles)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 CHANNELS = [
     Channel("whatsapp", WEBHOOK,
             {"PUBLIC_BASE_URL": PUBLIC_BASE_URL, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
              "TWILIO_WHATSAPP_FROM": "whatsapp:+14155550100"},
-            lambda count, run: signed_requests(count, senders=max(1, count // 3), run=run),
-            lambda run, i: f"SM{run}{i:010d}"),
+            lambda count, run: signed_requests(count, senders=max(1, count // 3), run=run)),
+    Channel("messenger", "/webhooks/messenger",
+            {"META_APP_SECRET": META_APP_SECRET, "META_VERIFY_TOKEN": "bench", "META_PAGE_ACCESS_TOKEN": "bench-token"},
+            messenger_requests),
+    Channel("telegram", "/webhooks/telegram",
+            {"TELEGRAM_BOT_TOKEN": "123456:bench-token", "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET},
+            telegram_requests),
 ]
 
 
@@ -83,8 +162,8 @@ class Latency:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000 if ordered else float("nan")
 
 
-def _env(url: str, data_dir: Path, redis_url: str) -> dict[str, str]:
-    env = {"DATABASE_URL": url, "DATA_DIR": str(data_dir), "REDIS_URL": redis_url}
+def _env(url: str, data_dir: Path, redis_url: str, graph: str = "") -> dict[str, str]:
+    env = {"DATABASE_URL": url, "DATA_DIR": str(data_dir), "REDIS_URL": redis_url, "META_GRAPH_BASE_URL": graph}
     for channel in CHANNELS:
         env.update(channel.env)
     return env
@@ -101,7 +180,8 @@ def rates(database: str, url: str, count: int, rounds: int) -> list[Rates]:
             console.print(f"[bold]{database}[/] {channel.name}: round {round_ + 1}/{rounds} …")
             with uvicorn_process("bench.bare_app:app") as port:
                 bare.append(asyncio.run(http_rate(port, requests)).rate)
-            with uvicorn_process("web.app:create_app", factory=True, env=_env(url, data_dir, "")) as port:
+            with graph_profiles() as graph, \
+                    uvicorn_process("web.app:create_app", factory=True, env=_env(url, data_dir, "", graph)) as port:
                 result = asyncio.run(http_rate(port, requests))
             ours.append(result.rate)
             ok &= result.errors == 0
@@ -140,7 +220,7 @@ async def _provider_ids(url: str, message_ids: set[int]) -> dict[int, str]:
 
 
 async def _latency_run(database: str, url: str, port: int, tokens: list[str], seconds: float) -> Latency:
-    channel = CHANNELS[0]
+    channel = CHANNELS[0]  # WhatsApp, whose MessageSid says which request a message came from
     run = uuid.uuid4().hex[:8]
     count = int(RATE * seconds)
     requests = channel.requests(count, run)
@@ -177,7 +257,7 @@ async def _latency_run(database: str, url: str, port: int, tokens: list[str], se
     for (_reader, writer), listener in zip(sockets, listeners, strict=True):
         listener.cancel()
         writer.close()
-    by_index = {channel.provider_id(run, i): i for i in range(count)}
+    by_index = {f"SM{run}{i:010d}": i for i in range(count)}
     provider_ids = await _provider_ids(url, set(arrivals))
     latency = Latency(database, sent.ok)
     for message_id, times in arrivals.items():
