@@ -485,10 +485,15 @@ async def _finish(shop: _Shop, persona: Persona, customer_id: int, words: dict[s
                                author_user_id=agent.id, author_name=agent.name)
     elif persona.outcome in ("pending", "failed"):
         language = "en" if persona.script.endswith("_en") or persona.currency != "TRY" else "tr"
-        reply = await replies.queue_reply(session, customer_id=customer_id,
-                                          channel=Channel(thread.last_inbound_channel),
+        channel = Channel(thread.last_inbound_channel)
+        queued_at = None
+        if persona.outcome == "failed":
+            # The story of a 63016: queued just before WhatsApp's window closed, sent just after it.
+            last = (await replies.reply_identity(session, customer_id, channel)).last_inbound_at
+            queued_at = last + timedelta(hours=23, minutes=50) if last else None
+        reply = await replies.queue_reply(session, customer_id=customer_id, channel=channel,
                                           text=LIVE_REPLIES[language].format(**words),
-                                          author_user_id=agent.id, author_name=agent.name)
+                                          author_user_id=agent.id, author_name=agent.name, now=queued_at)
         # Settled here, never left queued: a configured provider would otherwise message these made-up numbers.
         if persona.outcome == "failed":
             await messages.apply_delivery(session, reply, status=DeliveryStatus.failed, error=WINDOW_CLOSED)
