@@ -270,6 +270,11 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
     identity = await session.get(Identity, message.identity_id) if message.identity_id else None
     if identity is None:
         return replace(claim, problem=NO_ADDRESS)
+    given = message.extra if isinstance(message.extra, dict) else {}
+    current = window(channel, identity.last_inbound_at, now=utcnow())
+    if not current.open and "template" not in given:
+        # Queued in time but sent too late (a backlog, retries): the provider would refuse it anyway, later.
+        return replace(claim, problem=str(WindowClosed(current)))
     references = (await session.execute(
         select(col(Message.provider_id))
         .where(col(Message.thread_id) == message.thread_id, col(Message.channel) == message.channel,
@@ -287,7 +292,6 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
                                   path=str(files.path_for(a.sha256 or "")),
                                   url=links.url_for(a.id or 0, a.filename, now=utcnow()) if links else None)
                      for a in attached if files)
-    given = message.extra if isinstance(message.extra, dict) else {}
     # Only what the adapter acts on: the Messenger tag, and the WhatsApp template to send instead of the text.
     extra = {key: given[key] for key in ("tag", "template") if given.get(key)}
     return replace(claim, outbound=OutboundMessage(

@@ -406,6 +406,22 @@ class TestAttachments:
         assert sent.message_id == message.id and sent.text == "Merhaba Ayşe"
         assert sent.extra == {"template": {"name": "kargo", "content_sid": "HX" + "0" * 32, "variables": {"1": "Ayşe"}}}
 
+    async def test_a_reply_whose_window_closed_while_queued_fails_without_reaching_the_provider(
+            self, sessions, ingest_config):
+        event = InboundMessage(Channel.whatsapp, "SMlate", Party("whatsapp:+905321230000", AddressKind.phone),
+                               text="Merhaba", provider_at=utcnow() - timedelta(hours=30))
+        async with transaction(sessions) as session:
+            customer_id = (await ingest(session, event, config=ingest_config)).customer_id or 0
+            # Written while the window was still open, seven hours ago.
+            message = await queue_reply(session, customer_id=customer_id, channel=Channel.whatsapp, text="geç",
+                                        now=utcnow() - timedelta(hours=7))
+        sender = Scripted()
+        await deliver_next(sessions, {Channel.whatsapp: sender}, worker_id="w1",
+                           policy=Policy(max_attempts=3, lease_seconds=30))
+        failed = await _load(sessions, message.id or 0)
+        assert sender.sent == [] and failed.delivery_status == "failed"
+        assert (failed.error or "").startswith("the WhatsApp messaging window is closed since")
+
     async def test_without_the_file_store_a_reply_with_files_fails_instead_of_going_out_bare(
             self, sessions, ingest_config, file_store):
         customer_id = await _customer(sessions, ingest_config)
