@@ -36,6 +36,7 @@ from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
 from inbox.realtime import emit
 from inbox.threads.models import Thread
+from inbox.windows import WindowClosed, window
 
 log = logging.getLogger(__name__)
 
@@ -156,12 +157,21 @@ async def retry(session: AsyncSession, message_id: int) -> Message:
         raise NotFound("message", message_id)
     if message.direction != Direction.outbound or message.delivery_status != _FAILED:
         raise Conflict("only a failed reply can be sent again")
+    extra = dict(message.extra or {})
+    if "template" not in extra:
+        # The window has moved since the first try: a free-form reply follows the same rule as a new one.
+        identity = await session.get(Identity, message.identity_id) if message.identity_id else None
+        current = window(message.channel, identity.last_inbound_at if identity else None, now=utcnow())
+        if not current.open:
+            raise WindowClosed(current)
+        if current.tag:
+            extra["tag"] = current.tag
     done = await session.execute(
         update(Message)
         .where(col(Message.id) == message_id, col(Message.delivery_status) == _FAILED)
         # provider_id goes too: callbacks for the failed send must not move the new one.
         .values(delivery_status=_QUEUED, attempts=0, next_attempt_at=utcnow(), error=None, provider_id=None,
-                claimed_at=None, claimed_by=None)
+                claimed_at=None, claimed_by=None, extra=extra)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("the reply changed meanwhile; reload and try again")
@@ -260,6 +270,11 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
     identity = await session.get(Identity, message.identity_id) if message.identity_id else None
     if identity is None:
         return replace(claim, problem=NO_ADDRESS)
+    given = message.extra if isinstance(message.extra, dict) else {}
+    current = window(channel, identity.last_inbound_at, now=utcnow())
+    if not current.open and "template" not in given:
+        # Queued in time but sent too late (a backlog, retries): the provider would refuse it anyway, later.
+        return replace(claim, problem=str(WindowClosed(current)))
     references = (await session.execute(
         select(col(Message.provider_id))
         .where(col(Message.thread_id) == message.thread_id, col(Message.channel) == message.channel,
@@ -277,11 +292,12 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
                                   path=str(files.path_for(a.sha256 or "")),
                                   url=links.url_for(a.id or 0, a.filename, now=utcnow()) if links else None)
                      for a in attached if files)
-    tag = message.extra.get("tag") if isinstance(message.extra, dict) else None
+    # Only what the adapter acts on: the Messenger tag, and the WhatsApp template to send instead of the text.
+    extra = {key: given[key] for key in ("tag", "template") if given.get(key)}
     return replace(claim, outbound=OutboundMessage(
         message_id=message.id or 0, channel=channel, to=identity.address, text=message.text,
         subject=message.subject, html=message.html, references=tuple(str(ref) for ref in reversed(references)),
-        author_name=message.author_name or None, files=outgoing, extra={"tag": tag} if tag else {},
+        author_name=message.author_name or None, files=outgoing, extra=extra,
     ))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from inbox import canned, replies, tags
+from inbox import canned, replies, tags, templates
 from inbox.agents import service as agents
 from inbox.agents import teams
 from inbox.agents.models import Role, User
@@ -51,6 +51,15 @@ USERS = (
 TEAMS = (("Kargo", ("ayse.agent@demo.onethread", "mehmet.agent@demo.onethread")),
          ("İadeler", ("mehmet.agent@demo.onethread",)))
 TAGS = (("kargo", tags.COLORS[6]), ("iade", tags.COLORS[2]), ("vip", tags.COLORS[3]), ("değişim", tags.COLORS[7]))
+# Made-up Content SIDs: a real shop copies its own from the Twilio console once WhatsApp approved the text.
+TEMPLATES = (
+    ("siparis_kargoda", "HX" + "5d1c0e7a9b3f4c2d" * 2, "tr",
+     "Merhaba {{1}}, {{2}} numaralı siparişiniz kargoya verildi. Sorunuz olursa bu mesajı yanıtlayabilirsiniz."),
+    ("yanit_bekliyor", "HX" + "a04e6b2f8c1d3e5f" * 2, "tr",
+     "Merhaba {{1}}, sorunuzla ilgili size dönüş yaptık. Devam etmek için bu mesajı yanıtlamanız yeterli."),
+    ("order_shipped", "HX" + "7f3a2b1c0d9e8f6a" * 2, "en",
+     "Hi {{1}}, your order {{2}} has shipped. Reply to this message if you have any questions."),
+)
 CANNED = (
     ("kargo", "Kargo durumu",
      "Merhaba {{customer.first_name}}, {{order.number}} numaralı siparişinizin durumu: {{order.status}}. "
@@ -334,6 +343,8 @@ async def _seed_catalogs(session: AsyncSession, user_ids: dict[str, int]) -> Non
         await tags.create(session, name=name, color=color)
     for shortcut, title, body in CANNED:
         await canned.save(session, shortcut=shortcut, title=title, body=body)
+    for name, content_sid, language, body in TEMPLATES:
+        await templates.save(session, name=name, content_sid=content_sid, language=language, body=body)
 
 
 async def _already_seeded(session: AsyncSession) -> bool:
@@ -485,10 +496,15 @@ async def _finish(shop: _Shop, persona: Persona, customer_id: int, words: dict[s
                                author_user_id=agent.id, author_name=agent.name)
     elif persona.outcome in ("pending", "failed"):
         language = "en" if persona.script.endswith("_en") or persona.currency != "TRY" else "tr"
-        reply = await replies.queue_reply(session, customer_id=customer_id,
-                                          channel=Channel(thread.last_inbound_channel),
+        channel = Channel(thread.last_inbound_channel)
+        queued_at = None
+        if persona.outcome == "failed":
+            # The story of a 63016: queued just before WhatsApp's window closed, sent just after it.
+            last = (await replies.reply_identity(session, customer_id, channel)).last_inbound_at
+            queued_at = last + timedelta(hours=23, minutes=50) if last else None
+        reply = await replies.queue_reply(session, customer_id=customer_id, channel=channel,
                                           text=LIVE_REPLIES[language].format(**words),
-                                          author_user_id=agent.id, author_name=agent.name)
+                                          author_user_id=agent.id, author_name=agent.name, now=queued_at)
         # Settled here, never left queued: a configured provider would otherwise message these made-up numbers.
         if persona.outcome == "failed":
             await messages.apply_delivery(session, reply, status=DeliveryStatus.failed, error=WINDOW_CLOSED)

@@ -19,6 +19,7 @@ from inbox.orders.models import Order, OrderLine
 from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LiveEvent
 from inbox.search import SearchDoc
+from inbox.templates import MessageTemplate
 from inbox.threads.models import Case, CaseTag, Thread, ThreadCount, ViewFamilyCount
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Merge",
     "MergeSuggestion",
     "Message",
+    "MessageTemplate",
     "Order",
     "OrderLine",
     "Preference",

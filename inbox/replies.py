@@ -1,17 +1,18 @@
 """What agents write into a thread: replies (queued for delivery) and internal notes."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from inbox import mentions
+from inbox import mentions, templates
 from inbox.channels import Channel
 from inbox.customers import service as customers
 from inbox.customers.models import Identity
-from inbox.db import after_commit
+from inbox.db import after_commit, utcnow
 from inbox.errors import Invalid
 from inbox.events import DeliveryStatus, Direction
 from inbox.files import StoredFile
@@ -20,6 +21,7 @@ from inbox.messages.models import Message
 from inbox.realtime import emit
 from inbox.text import preview
 from inbox.threads import service as threads
+from inbox.windows import WindowClosed, window
 
 MAX_TEXT = 10_000
 
@@ -48,23 +50,60 @@ async def reply_identity(session: AsyncSession, customer_id: int, channel: Chann
 async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Channel, text: str,
                       author_user_id: int | None = None, author_name: str = "",
                       idempotency_key: str | None = None, files: Sequence[StoredFile] = (),
-                      extra: dict[str, Any] | None = None) -> Message:
+                      extra: dict[str, Any] | None = None, now: datetime | None = None) -> Message:
     """Store the reply as queued in the caller's transaction; the delivery worker sends it after commit.
 
-    `extra` travels to the adapter (OutboundMessage.extra), e.g. the Messenger tag a late reply needs.
+    Refused with WindowClosed when the channel's messaging window (inbox/windows.py) is closed for
+    the address the reply goes to, measured at `now`; a reply only a tag allows gets that tag.
+    `extra` travels to the adapter (OutboundMessage.extra).
     """
     if channel == Channel.phone:
         raise Invalid("channel", "phone is for logging calls; reply on a messaging channel")
     body = _clean(text)
+    if earlier := await _earlier(session, idempotency_key):
+        # A client repeating its request after the window closed still gets what it created.
+        return earlier
     customer = await customers.get(session, customer_id)
     identity = await reply_identity(session, customer.id or 0, channel)
-    thread = await threads.for_customer(session, customer.id or 0)
-    message_id = await messages.append(session, thread, messages.NewMessage(
+    current = window(channel, identity.last_inbound_at, now=now or utcnow())
+    if not current.open:
+        raise WindowClosed(current)
+    if current.tag:
+        extra = {**(extra or {}), "tag": current.tag}
+    return await _queue(session, customer.id or 0, messages.NewMessage(
         direction=Direction.outbound, channel=channel, text=body, author_type="agent",
         author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
-        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra=extra))
+        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra=extra), files)
+
+
+async def queue_template(session: AsyncSession, *, customer_id: int, template_id: int, variables: dict[str, str],
+                         author_user_id: int | None = None, author_name: str = "",
+                         idempotency_key: str | None = None) -> Message:
+    """Queue an approved template, whatever the window: that is what templates are for.
+
+    The message's text is the filled-in copy (what the thread shows); extra["template"] holds what
+    the adapter sends instead: the Content SID and the variables.
+    """
+    template = await templates.get(session, template_id)
+    text = templates.render(template.body, variables)
+    if earlier := await _earlier(session, idempotency_key):
+        return earlier
+    customer = await customers.get(session, customer_id)
+    identity = await reply_identity(session, customer.id or 0, Channel(template.channel))
+    sent = {"name": template.name, "content_sid": template.content_sid,
+            "variables": {number: variables[number].strip() for number in templates.placeholders(template.body)}}
+    return await _queue(session, customer.id or 0, messages.NewMessage(
+        direction=Direction.outbound, channel=template.channel, text=text, author_type="agent",
+        author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
+        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra={"template": sent}), ())
+
+
+async def _queue(session: AsyncSession, customer_id: int, new: messages.NewMessage,
+                 files: Sequence[StoredFile]) -> Message:
+    thread = await threads.for_customer(session, customer_id)
+    message_id = await messages.append(session, thread, new)
     if message_id is None:
-        return await _by_idempotency_key(session, idempotency_key)
+        return await _by_idempotency_key(session, new.idempotency_key)
     await _attach(session, message_id, files)
     await threads.record_first_response(session, thread, at=thread.last_activity_at)
     wake = session.info.get("wake_delivery")
@@ -106,6 +145,12 @@ async def _attach(session: AsyncSession, message_id: int, files: Sequence[Stored
          "sha256": file.sha256} for file in files])
     if files:
         await session.flush()
+
+
+async def _earlier(session: AsyncSession, key: str | None) -> Message | None:
+    if key is None:
+        return None
+    return (await session.execute(select(Message).where(col(Message.idempotency_key) == key))).scalar_one_or_none()
 
 
 async def _by_idempotency_key(session: AsyncSession, key: str | None) -> Message:

@@ -12,10 +12,14 @@ from datetime import datetime, timedelta
 
 from inbox.channels import Channel
 from inbox.customers.models import Identity
+from inbox.errors import Conflict
 
 HUMAN_AGENT = "HUMAN_AGENT"
 _FREE = {Channel.whatsapp: timedelta(hours=24), Channel.messenger: timedelta(hours=24)}
 _TAGGED = {Channel.messenger: (timedelta(days=7), HUMAN_AGENT)}
+# What the agent can still do once a channel's window closed.
+_INSTEAD = {Channel.whatsapp: "send an approved template (Admin → Templates lists them), or reply on another channel"}
+_NAMES = {Channel.whatsapp: "WhatsApp", Channel.messenger: "Messenger"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,27 @@ class Window:
     closes_at: datetime | None = None
     # Set while only a tagged reply is allowed (Messenger between 24 h and 7 days).
     tag: str | None = None
+
+
+class WindowClosed(Conflict):
+    """A free-form reply into a closed window: refused now, instead of failing at the provider later."""
+
+    def __init__(self, closed: Window) -> None:
+        channel = Channel(closed.channel)
+        name = _NAMES.get(channel, str(channel))
+        instead = _INSTEAD.get(channel, "reply on another channel")
+        if closed.closes_at is None:
+            why = f"the customer has not written on {name}, so its messaging window is not open"
+        else:
+            lasted = _TAGGED[channel][0] if channel in _TAGGED else _FREE[channel]
+            why = (f"the {name} messaging window is closed since {closed.closes_at:%Y-%m-%d %H:%M} UTC "
+                   f"({_span(lasted)} after the customer's last message)")
+        super().__init__(f"{why}: {instead}")
+        self.window = closed
+
+
+def _span(length: timedelta) -> str:
+    return f"{length.days} days" if length.days > 1 else f"{int(length.total_seconds() // 3600)} hours"
 
 
 def window(channel: Channel | str, last_inbound_at: datetime | None, *, now: datetime) -> Window:

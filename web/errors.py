@@ -23,7 +23,9 @@ HOME = {"admin": "/inbox", "agent": "/inbox", "store": "/account"}
 
 
 def status_of(error: DomainError) -> int:
-    return {NotFound: 404, Invalid: 422, Conflict: 409}.get(type(error), 400)
+    # By kind, as the exception handlers below match: a WindowClosed is a Conflict.
+    return next((status for kind, status in ((NotFound, 404), (Invalid, 422), (Conflict, 409))
+                 if isinstance(error, kind)), 400)
 
 
 def reason_of(error: DomainError) -> str:

@@ -2,9 +2,10 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from inbox.channels import Channel
 from inbox.customers.profile import Profile
@@ -120,11 +121,23 @@ class MessagePage(BaseModel):
 
 
 class MessageIn(BaseModel):
+    """A reply or note with `text`; or, with `template_id` and `variables`, an approved WhatsApp template
+    (the only reply allowed once the 24-hour window closed; `text` is then left out)."""
+
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    text: str = Field(min_length=1, max_length=10_000)
+    text: str | None = Field(default=None, min_length=1, max_length=10_000)
     kind: Literal["reply", "note"] = "reply"
+    template_id: int | None = Field(default=None, gt=0)
+    variables: dict[Annotated[str, Field(pattern=r"^\d{1,2}$")], Annotated[str, Field(max_length=1000)]] = {}
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> "MessageIn":
+        if self.template_id is not None and (self.text is not None or self.kind != "reply"
+                                             or self.channel != Channel.whatsapp):
+            raise PydanticCustomError("template", "a template is a WhatsApp reply: send it without text")
+        return self
 
 
 class MergeIn(BaseModel):

@@ -2,6 +2,7 @@
 
 import asyncio
 import hmac
+import json
 import mimetypes
 import re
 from typing import Any, ClassVar
@@ -135,6 +136,10 @@ class Adapter:
                                   "body": message.text}
         if message.files:
             params["media_url"] = _media_urls(message)
+        if template := message.extra.get("template"):
+            # Twilio sends its own approved copy of the text: no Body or media beside a ContentSid (PROTOCOLS §1.5).
+            params = {"from_": params["from_"], "to": params["to"], "content_sid": template["content_sid"],
+                      "content_variables": json.dumps(template.get("variables") or {}, ensure_ascii=False)}
         if self.settings.public_base_url:
             params["status_callback"] = self.settings.public_base_url.rstrip("/") + STATUS_PATH
         client = self._client_for_running_loop()

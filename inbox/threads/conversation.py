@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox import tags as case_tags
+from inbox import templates as message_templates
 from inbox.agents import teams as agent_teams
 from inbox.agents.models import Tag, Team, User
 from inbox.agents.service import active_agents
@@ -17,6 +18,7 @@ from inbox.customers.profile import Profile
 from inbox.db import utcnow
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
+from inbox.templates import MessageTemplate
 from inbox.threads.models import Thread
 from inbox.windows import Window, for_identities
 
@@ -47,6 +49,8 @@ class Conversation:
     tag_catalog: Sequence[Tag]
     agents: Sequence[User]
     teams: Sequence[Team]
+    # What may still go out where a channel's window is closed (WhatsApp templates), by channel.
+    templates: dict[str, Sequence[MessageTemplate]]
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
@@ -61,6 +65,8 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
     me = whole.customer.id
+    windows = for_identities(whole.identities, channels, now=utcnow())
+    closed = [channel for channel, w in windows.items() if not w.open and channel in message_templates.CHANNELS]
     suggestions = [(suggestion, await customers.get(session, suggestion.other_id if suggestion.customer_id == me
                                                     else suggestion.customer_id))
                    for suggestion in whole.suggestions]
@@ -68,7 +74,9 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
                         attachments=history.attachments, older=history.next, newer=history.newer,
                         around=around, reply_channels=channels,
                         default_channel=default or (channels[0] if channels else None), suggestions=suggestions,
-                        windows=for_identities(whole.identities, channels, now=utcnow()),
+                        windows=windows,
                         tags=await case_tags.of_case(session, whole.thread.case_id),
                         tag_catalog=await case_tags.all_tags(session), agents=await active_agents(session),
-                        teams=await agent_teams.all_teams(session))
+                        teams=await agent_teams.all_teams(session),
+                        templates={channel: await message_templates.all_templates(session, channel=channel)
+                                   for channel in closed})

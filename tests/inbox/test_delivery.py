@@ -24,6 +24,7 @@ from sqlmodel import col
 from adapters import adapter_for
 from adapters.whatsapp import Adapter
 from adapters.whatsapp.settings import WhatsAppSettings
+from inbox import templates
 from inbox.channels import AddressKind, Channel
 from inbox.db import make_engine, make_sessionmaker, transaction, utcnow
 from inbox.delivery import (
@@ -53,7 +54,7 @@ from inbox.files import StoredFile
 from inbox.ingest import IngestConfig, ingest
 from inbox.messages.models import EarlyReceipt, Message
 from inbox.realtime import LocalHub
-from inbox.replies import queue_reply
+from inbox.replies import queue_reply, queue_template
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running
 from tests.waiting import until
 
@@ -390,6 +391,36 @@ class TestAttachments:
         assert [(f.filename, f.content_type, f.size) for f in sent.files] == [("fatura.pdf", "application/pdf", 9)]
         assert sent.files[0].path == str(file_store.path_for(stored.sha256))
         assert sent.extra == {"tag": "HUMAN_AGENT"}
+
+    async def test_a_template_reaches_the_adapter_with_its_content_sid_and_variables(self, sessions, ingest_config):
+        customer_id = await _customer(sessions, ingest_config)
+        async with transaction(sessions) as session:
+            template = await templates.save(session, name="kargo", content_sid="HX" + "0" * 32, language="tr",
+                                            body="Merhaba {{1}}")
+            message = await queue_template(session, customer_id=customer_id, template_id=template.id or 0,
+                                           variables={"1": "Ayşe"})
+        sender = Scripted()
+        await deliver_next(sessions, {Channel.whatsapp: sender}, worker_id="w1",
+                           policy=Policy(max_attempts=3, lease_seconds=30))
+        [sent] = sender.sent
+        assert sent.message_id == message.id and sent.text == "Merhaba Ayşe"
+        assert sent.extra == {"template": {"name": "kargo", "content_sid": "HX" + "0" * 32, "variables": {"1": "Ayşe"}}}
+
+    async def test_a_reply_whose_window_closed_while_queued_fails_without_reaching_the_provider(
+            self, sessions, ingest_config):
+        event = InboundMessage(Channel.whatsapp, "SMlate", Party("whatsapp:+905321230000", AddressKind.phone),
+                               text="Merhaba", provider_at=utcnow() - timedelta(hours=30))
+        async with transaction(sessions) as session:
+            customer_id = (await ingest(session, event, config=ingest_config)).customer_id or 0
+            # Written while the window was still open, seven hours ago.
+            message = await queue_reply(session, customer_id=customer_id, channel=Channel.whatsapp, text="geç",
+                                        now=utcnow() - timedelta(hours=7))
+        sender = Scripted()
+        await deliver_next(sessions, {Channel.whatsapp: sender}, worker_id="w1",
+                           policy=Policy(max_attempts=3, lease_seconds=30))
+        failed = await _load(sessions, message.id or 0)
+        assert sender.sent == [] and failed.delivery_status == "failed"
+        assert (failed.error or "").startswith("the WhatsApp messaging window is closed since")
 
     async def test_without_the_file_store_a_reply_with_files_fails_instead_of_going_out_bare(
             self, sessions, ingest_config, file_store):

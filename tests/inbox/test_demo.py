@@ -13,9 +13,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from inbox import canned, models, tags
+from inbox import canned, models, replies, tags, templates
 from inbox.agents import service as agents
 from inbox.agents import teams
+from inbox.channels import Channel
 from inbox.customers import service as customers
 from inbox.customers.models import Identity, MergeSuggestion
 from inbox.db import is_sqlite, make_engine, make_sessionmaker, metadata
@@ -27,6 +28,7 @@ from inbox.orders import service as orders
 from inbox.orders.models import Order
 from inbox.preferences.models import Preference
 from inbox.threads.models import Thread
+from inbox.windows import WindowClosed
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ async def _row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, i
                     select(func.count()).select_from(table))).scalar_one())
                 for table in (models.Customer, models.Identity, models.Message, models.Order, models.OrderLine,
                               models.User, models.MergeSuggestion, models.Preference, models.Consent, models.Team,
-                              models.TeamMember, models.Tag, models.CannedResponse)}
+                              models.TeamMember, models.Tag, models.CannedResponse, models.MessageTemplate)}
 
 
 class TestSeed:
@@ -157,6 +159,16 @@ class TestSeed:
         assert {tag.name for tag in await tags.all_tags(reader)} == {"kargo", "iade", "vip", "değişim"}
         responses = await canned.all_responses(reader)
         assert len(responses) == 3 and all("{{customer.first_name}}" in response.body for response in responses)
+
+    async def test_a_failed_whatsapp_reply_leaves_the_templates_to_send(self, reader) -> None:
+        [omer] = await customers.lookup(reader, "Ömer Yıldız", region="TR")
+        history = await messages.history(reader, omer.id or 0, limit=200)
+        [failed] = [m for m in history.messages if m.direction == "outbound" and m.delivery_status == "failed"]
+        assert failed.error and failed.error.startswith("63016")
+        with pytest.raises(WindowClosed):
+            await replies.queue_reply(reader, customer_id=omer.id or 0, channel=Channel.whatsapp, text="Merhaba")
+        names = [t.name for t in await templates.all_templates(reader, channel=Channel.whatsapp)]
+        assert names == ["order_shipped", "siparis_kargoda", "yanit_bekliyor"]
 
     async def test_seeding_again_changes_nothing(self, shop, shop_sessions) -> None:
         before = await _row_counts(shop_sessions)

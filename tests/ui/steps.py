@@ -1,22 +1,28 @@
 """Steps every browser test takes: a customer writes in, an agent signs in."""
 
+from datetime import timedelta
+
 from playwright.async_api import expect
 from sqlalchemy import select
 from sqlmodel import col
 
 from inbox.channels import AddressKind, Channel
-from inbox.db import transaction
+from inbox.db import transaction, utcnow
 from inbox.events import InboundMessage, Party
 from inbox.ingest import ingest
 from inbox.messages.models import Message
 from tests.web.users import PASSWORD
 
 
-async def customer_writes(sessions, ingest_config, provider_id: str, phone: str, name: str, text: str) -> None:
+async def customer_writes(sessions, ingest_config, provider_id: str, phone: str, name: str, text: str, *,
+                          ago: timedelta = timedelta(0)) -> int:
+    """The customer writes on WhatsApp, `ago` before now (a day or more: the 24-hour window has closed);
+    returns their id."""
     async with transaction(sessions) as session:
-        await ingest(session, InboundMessage(Channel.whatsapp, provider_id,
-                                             Party(f"whatsapp:{phone}", AddressKind.phone, True, name), text=text),
-                     config=ingest_config)
+        result = await ingest(session, InboundMessage(
+            Channel.whatsapp, provider_id, Party(f"whatsapp:{phone}", AddressKind.phone, True, name), text=text,
+            provider_at=utcnow() - ago), config=ingest_config)
+    return result.customer_id or 0
 
 
 async def sign_in(page, server: str, email: str) -> None:

@@ -11,9 +11,8 @@ from inbox.agents.models import Role
 from inbox.channels import AddressKind, Channel
 from inbox.customers import service as customers
 from inbox.customers.models import Identity
-from inbox.db import transaction, utcnow
-from inbox.events import DeliveryStatus, Direction, InboundMessage, Party
-from inbox.ingest import ingest
+from inbox.db import transaction
+from inbox.events import DeliveryStatus, Direction
 from inbox.messages import service as messages
 from inbox.threads import service as threads
 from tests.factories import make_order
@@ -47,10 +46,10 @@ async def _open(chromium: Browser, server: str, email: str, *, width: int = 1440
     return page
 
 
-async def _sule_writes(web_app, ingest_config) -> Identity:
-    """Şule writes in on WhatsApp; returns that identity."""
+async def _sule_writes(web_app, ingest_config, *, ago: timedelta = timedelta(0)) -> Identity:
+    """Şule writes in on WhatsApp, `ago` before now; returns that identity."""
     await customer_writes(web_app.state.sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik",
-                          "Merhaba, kargom nerede?")
+                          "Merhaba, kargom nerede?", ago=ago)
     async with web_app.state.sessions() as session:
         identity = await customers.find_identity(session, channel=Channel.whatsapp, address="+905321234567")
     assert identity is not None
@@ -156,11 +155,9 @@ class TestWindow:
     async def test_a_closed_whatsapp_window_offers_telegram_and_the_picker_updates_the_notice(
             self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent, name="Ayşe Demir")
+        identity = await _sule_writes(web_app, ingest_config, ago=timedelta(days=2))
         async with transaction(web_app.state.sessions) as session:
-            result = await ingest(session, InboundMessage(
-                Channel.whatsapp, "SMold", Party("whatsapp:+905321234567", AddressKind.phone, True, "Şule Çelik"),
-                text="Merhaba, kargom nerede?", provider_at=utcnow() - timedelta(days=2)), config=ingest_config)
-            await customers.add_identity(session, customer_id=result.customer_id or 0, channel=Channel.telegram,
+            await customers.add_identity(session, customer_id=identity.customer_id, channel=Channel.telegram,
                                          kind=AddressKind.handle, address="5550001", verified=True)
         page = await _open(chromium, server, email)
         notice = page.locator("#thread .window-notice[data-window-channel=whatsapp]")

@@ -244,7 +244,8 @@ class TestWindow:
         before = await _count(web_app, Message)
         refused = await agent.post(f"/inbox/threads/{thread_id}/messages",
                                    data={"kind": "reply", "channel": "whatsapp", "text": "Merhaba"})
-        assert refused.status_code == 422 and "window is closed" in refused.text
+        assert refused.status_code == 409
+        assert "window is closed since" in refused.text and "send an approved template" in refused.text
         assert await _count(web_app, Message) == before
 
     async def test_a_late_messenger_reply_goes_out_with_the_human_agent_tag(self, web_app, agent,

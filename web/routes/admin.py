@@ -1,4 +1,4 @@
-"""The admin's pages: users and roles, teams, tags, canned responses and the channels' set-up.
+"""The admin's pages: users and roles, teams, tags, canned responses, WhatsApp templates and the channels' set-up.
 
 Plain forms that answer with a redirect (so a reload never posts twice); a refused change re-renders
 the page with the reason beside the form, the status of the domain error, and nothing written.
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter
 from inbox import canned, channel_activity, tags
+from inbox import templates as message_templates
 from inbox.agents import service as users
 from inbox.agents import teams
 from inbox.agents.models import Role
@@ -211,6 +212,49 @@ async def delete_canned(request: Request, session: SessionDep, _found: AdminDep,
         return await _canned(request, session, status_of(error),
                              **refused(request, error, f"canned-{response_id}"))
     return saved("/admin/canned")
+
+
+# WhatsApp templates
+
+async def _templates(request: Request, session: AsyncSession, status: int = 200, **extra: Any) -> Response:
+    return _page(request, "admin_templates.html", "templates", {
+        "templates": await message_templates.all_templates(session), "values": {}, **extra}, status)
+
+
+@router.get("/templates")
+async def templates_page(request: Request, session: SessionDep, _found: AdminDep) -> Response:
+    return await _templates(request, session)
+
+
+@router.post("/templates")
+async def create_template(request: Request, session: SessionDep, _found: AdminDep, name: Line, content_sid: Line,
+                          language: Annotated[str, Form(max_length=10)], body: Text) -> Response:
+    error = await attempt(session, message_templates.save(session, name=name, content_sid=content_sid,
+                                                          language=language, body=body))
+    if error:
+        return await _templates(request, session, status_of(error), **refused(request, error, "create"),
+                                values={"name": name, "content_sid": content_sid, "language": language, "body": body})
+    return saved("/admin/templates")
+
+
+@router.post("/templates/{template_id}")
+async def update_template(request: Request, session: SessionDep, _found: AdminDep, template_id: int, name: Line,
+                          content_sid: Line, language: Annotated[str, Form(max_length=10)], body: Text) -> Response:
+    error = await attempt(session, message_templates.save(session, name=name, content_sid=content_sid,
+                                                          language=language, body=body, template_id=template_id))
+    if error:
+        return await _templates(request, session, status_of(error),
+                                **refused(request, error, f"template-{template_id}"))
+    return saved("/admin/templates")
+
+
+@router.post("/templates/{template_id}/delete")
+async def delete_template(request: Request, session: SessionDep, _found: AdminDep, template_id: int) -> Response:
+    error = await attempt(session, message_templates.remove(session, template_id))
+    if error:
+        return await _templates(request, session, status_of(error),
+                                **refused(request, error, f"template-{template_id}"))
+    return saved("/admin/templates")
 
 
 # Channels

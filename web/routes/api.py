@@ -11,7 +11,7 @@ from inbox.errors import Invalid, NotFound
 from inbox.finder import find
 from inbox.messages import service as messages
 from inbox.orders import service as orders
-from inbox.replies import add_note, queue_reply
+from inbox.replies import add_note, queue_reply, queue_template
 from web.deps import ApiTokenDep, FilesDep, SessionDep, SettingsDep, actor_of
 from web.schemas import (
     CustomerList,
@@ -62,9 +62,15 @@ async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenD
 @router.post("/customers/{customer_id}/messages", status_code=201)
 async def post_message(customer_id: int, body: MessageIn, session: SessionDep, token: ApiTokenDep,
                        idempotency_key: IdempotencyKey = None) -> MessageOut:
-    write = add_note if body.kind == "note" else queue_reply
-    message = await write(session, customer_id=customer_id, channel=body.channel, text=body.text,
-                          author_name=token.name, idempotency_key=idempotency_key)
+    if body.template_id is not None:
+        message = await queue_template(session, customer_id=customer_id, template_id=body.template_id,
+                                       variables=body.variables, author_name=token.name,
+                                       idempotency_key=idempotency_key)
+    else:
+        write = add_note if body.kind == "note" else queue_reply
+        # A missing text is refused by the domain, naming the field like any other invalid text.
+        message = await write(session, customer_id=customer_id, channel=body.channel, text=body.text or "",
+                              author_name=token.name, idempotency_key=idempotency_key)
     survivor = (await profile.load(session, customer_id)).customer.id or 0
     return MessageOut.of(message, survivor, [])
 

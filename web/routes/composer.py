@@ -1,26 +1,27 @@
-"""The composer's routes: send a reply or note (with files), canned responses, @mentions, Retry, files.
+"""The composer's routes: send a reply or note (with files), a WhatsApp template, canned responses,
+@mentions, Retry, files.
 
-Thin: inbox.replies, inbox.canned, inbox.mentions, inbox.windows and inbox.delivery do the work.
+Thin: inbox.replies (with the messaging-window rule), inbox.templates, inbox.canned, inbox.mentions and
+inbox.delivery do the work.
 """
 
+import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
+from starlette.datastructures import FormData
 
-from inbox import canned, mentions
+from inbox import canned, mentions, templates
 from inbox import delivery as deliveries
 from inbox.channels import Channel
-from inbox.customers import service as customers
-from inbox.db import utcnow
 from inbox.errors import Invalid, NotFound
 from inbox.files import FileStore, StoredFile
 from inbox.messages import service as messages
-from inbox.replies import add_note, queue_reply
+from inbox.replies import add_note, queue_reply, queue_template
 from inbox.text import fold
 from inbox.threads import conversation
 from inbox.threads import service as threads
-from inbox.windows import for_identities
 from web.deps import SessionDep
 from web.routes.ui import ViewDep, render_pane
 from web.ui import pages
@@ -31,6 +32,7 @@ router = APIRouter(include_in_schema=False)
 # Shown in the browser itself; anything else (HTML, SVG, PDF…) is a download, so it never runs as our page.
 INLINE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _SUGGESTIONS = 8
+_VARIABLE_FIELD = re.compile(r"^var_\d{1,2}$")
 
 
 @router.post("/inbox/threads/{thread_id}/messages")
@@ -47,15 +49,40 @@ async def write(request: Request, session: SessionDep, found: AgentDep, thread_i
     elif channel is None:
         raise Invalid("channel", "pick the channel to reply on")
     else:
-        window = for_identities(await customers.identities(session, thread.customer_id), [channel],
-                                now=utcnow())[channel]
-        if not window.open:
-            raise Invalid("channel", f"the {channel} messaging window is closed: reply on another channel")
         await queue_reply(session, customer_id=thread.customer_id, channel=channel, text=text,
                           author_user_id=found.user.id, author_name=found.user.name,
-                          files=await _store(request.app.state.files, uploads),
-                          extra={"tag": window.tag} if window.tag else None)
+                          files=await _store(request.app.state.files, uploads))
     return await render_pane(request, session, thread, view)
+
+
+@router.get("/inbox/threads/{thread_id}/template")
+async def template_fields(request: Request, session: SessionDep, _found: AgentDep, thread_id: int, view: ViewDep,
+                          template_id: Annotated[str, Query(pattern=r"^\d{0,12}$")] = "") -> Response:
+    """The chosen template's text and one input per placeholder, filled where the customer's details fit.
+
+    The picker's empty first choice asks for nothing (template_id=""): the fields are cleared."""
+    thread = await threads.get(session, thread_id)
+    if not template_id:
+        return Response("")
+    template, fields = await templates.prefilled(session, int(template_id), customer_id=thread.customer_id)
+    return pages.render(request, "_template_fields.html", {"t": thread, "template": template, "fields": fields,
+                                                           "view": view})
+
+
+@router.post("/inbox/threads/{thread_id}/template")
+async def send_template(request: Request, session: SessionDep, found: AgentDep, thread_id: int, view: ViewDep,
+                        template_id: Annotated[int, Form()]) -> Response:
+    thread = await threads.get(session, thread_id)
+    await queue_template(session, customer_id=thread.customer_id, template_id=template_id,
+                         variables=_variables(await request.form()),
+                         author_user_id=found.user.id, author_name=found.user.name)
+    return await render_pane(request, session, thread, view)
+
+
+def _variables(form: FormData) -> dict[str, str]:
+    # One input per placeholder, named var_1, var_2…; anything else in the composer's form is not ours.
+    return {name.removeprefix("var_"): value[:1000] for name, value in form.items()
+            if _VARIABLE_FIELD.match(name) and isinstance(value, str)}
 
 
 async def _store(store: FileStore, uploads: list[UploadFile]) -> list[StoredFile]:

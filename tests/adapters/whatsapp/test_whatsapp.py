@@ -1,6 +1,7 @@
 import base64
 import hashlib
 import hmac
+import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -232,6 +233,19 @@ class TestSend:
             "StatusCallback": PUBLIC + STATUS_PATH}
         assert result.provider_id.startswith("SM") and len(result.provider_id) == 34
         assert result.status == DeliveryStatus.sent
+
+    async def test_a_template_goes_as_content_sid_and_variables_without_a_body(self, adapter: Adapter,
+                                                                              twilio: TwilioFake) -> None:
+        # Outside the 24-hour window a Body fails with 63016: Twilio must get the approved template instead.
+        template = {"name": "siparis_kargoda", "content_sid": "HX" + "0123456789abcdef" * 2,
+                    "variables": {"1": "Ayşe", "2": "1002"}}
+        await adapter.send(replace(REPLY, text="Merhaba Ayşe, 1002 numaralı siparişiniz kargoya verildi.",
+                                   extra={"template": template}))
+        [request] = twilio.requests
+        assert request.get("ContentSid") == template["content_sid"]
+        assert json.loads(request.get("ContentVariables") or "") == {"1": "Ayşe", "2": "1002"}
+        assert "Body" not in request.form and "MediaUrl" not in request.form
+        assert (request.get("To"), request.get("StatusCallback")) == ("whatsapp:+905321234567", PUBLIC + STATUS_PATH)
 
     async def test_invalid_number_is_permanent_with_twilios_reason(self, adapter: Adapter,
                                                                    twilio: TwilioFake) -> None:
