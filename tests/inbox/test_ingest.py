@@ -145,7 +145,7 @@ async def _sent_reply(sessions: async_sessionmaker[AsyncSession], customer_id: i
                       at: datetime, status: DeliveryStatus = DeliveryStatus.sent) -> int:
     """A reply the worker sent at `at` (arranged in the database: the worker has its own tests)."""
     async with transaction(sessions) as session:
-        reply = await queue_reply(session, customer_id=customer_id, channel=Channel.messenger, text=text)
+        reply = await queue_reply(session, customer_id=customer_id, channel=Channel.messenger, text=text, now=at)
         await session.execute(update(Message).where(Message.id == reply.id).values(
             delivery_status=str(status), claimed_at=at, provider_id=f"m_{text}"))
     assert reply.id is not None

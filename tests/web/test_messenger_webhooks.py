@@ -79,9 +79,16 @@ async def _customer_id(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int((await session.execute(select(Identity.customer_id).where(Identity.address == PSID))).scalar_one())
 
 
+def _written_just_now() -> bytes:
+    """The recorded text message, sent a moment ago: replies to it are inside Messenger's window."""
+    body = json.loads((FIXTURES / "text.json").read_bytes())
+    body["entry"][0]["messaging"][0]["timestamp"] = int(time.time() * 1000) - 1000
+    return json.dumps(body).encode()
+
+
 async def _sent_reply(server: str, web_app: FastAPI, sessions: async_sessionmaker[AsyncSession], text: str) -> Message:
     """The customer writes, an agent answers, and the worker sends it to the fake Graph API."""
-    assert (await _post(server, (FIXTURES / "text.json").read_bytes())).status_code == 200
+    assert (await _post(server, _written_just_now())).status_code == 200
     async with transaction(web_app.state.sessions) as session:
         reply = await queue_reply(session, customer_id=await _customer_id(sessions), channel=Channel.messenger,
                                   text=text)
@@ -199,10 +206,11 @@ class TestReplies:
         assert [(m.text, m.provider_id) for m in await _messages(sessions, direction="outbound")] == [
             ("Kargonuz yolda.", reply.provider_id)]
 
-    async def test_reply_outside_the_window_fails_with_metas_reason(self, server: str, web_app: FastAPI,
-                                                                    sessions, graph: GraphFake) -> None:
+    async def test_a_window_meta_says_is_closed_fails_with_metas_reason(self, server: str, web_app: FastAPI,
+                                                                        sessions, graph: GraphFake) -> None:
+        # Open by our clock, closed by Meta's (say the customer wrote from a device whose time was off).
         graph.default = "outside_window"
-        assert (await _post(server, (FIXTURES / "text.json").read_bytes())).status_code == 200
+        assert (await _post(server, _written_just_now())).status_code == 200
         async with transaction(web_app.state.sessions) as session:
             reply = await queue_reply(session, customer_id=await _customer_id(sessions), channel=Channel.messenger,
                                       text="geç cevap")
