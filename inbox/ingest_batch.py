@@ -168,15 +168,18 @@ def _named(name: str | None) -> bool:
 
 # Built once: constructing and cache-keying a statement per batch costs more than running it.
 _SENDERS = (
-    select(_IDENTITIES.c.channel, _IDENTITIES.c.address, _IDENTITIES.c.id, _IDENTITIES.c.customer_id,
-           _IDENTITIES.c.verified, _CUSTOMERS.c.name)
+    # With the customer's thread: on PostgreSQL each statement is a round trip that the whole
+    # batch, and every webhook in it, waits for.
+    select(_IDENTITIES.c.channel, _IDENTITIES.c.address, _IDENTITIES.c.id.label("identity_id"),
+           _IDENTITIES.c.customer_id, _IDENTITIES.c.verified, _CUSTOMERS.c.name, Thread)
+    .select_from(_IDENTITIES)
     .join(_CUSTOMERS, _CUSTOMERS.c.id == _IDENTITIES.c.customer_id)
+    .outerjoin(Thread, col(Thread.customer_id) == _IDENTITIES.c.customer_id)
     # channel IN … AND address IN … rides the (channel, address) index on both databases; the
     # few cross pairs it also matches are dropped by the caller.
     .where(_IDENTITIES.c.channel.in_(bindparam("channels", expanding=True)),
            _IDENTITIES.c.address.in_(bindparam("addresses", expanding=True)))
 )
-_THREADS_OF = select(Thread).where(col(Thread.customer_id).in_(bindparam("customer_ids", expanding=True)))
 _ELSEWHERE = select(_IDENTITIES.c.kind, _IDENTITIES.c.address).where(
     _IDENTITIES.c.kind.in_(bindparam("kinds", expanding=True)),
     _IDENTITIES.c.address.in_(bindparam("addresses", expanding=True)))
@@ -194,10 +197,12 @@ async def _read(session: AsyncSession, events: Sequence[InboundEvent], addresses
     stored: set[_Key] = set()
     elsewhere: set[_Key] = set()
     if pairs:
-        rows = await session.execute(_SENDERS, {"channels": sorted({channel for channel, _ in pairs}),
-                                                "addresses": sorted({address for _, address in pairs})})
-        senders = {(row.channel, row.address): _Sender(row.id, row.customer_id, bool(row.verified), bool(row.name))
-                   for row in rows if (row.channel, row.address) in pairs}
+        found = [row for row in (await session.execute(_SENDERS, {
+            "channels": sorted({channel for channel, _ in pairs}),
+            "addresses": sorted({address for _, address in pairs})})) if (row.channel, row.address) in pairs]
+        senders = {(row.channel, row.address): _Sender(row.identity_id, row.customer_id, bool(row.verified),
+                                                       bool(row.name)) for row in found}
+        threads = {row.Thread.customer_id: row.Thread for row in found if row.Thread is not None}
     # Only the unknown senders' phones and emails: a known sender never takes the newcomer's path.
     matchable = {(str(event.sender.kind), address) for event, address in zip(events, addresses, strict=True)
                  if isinstance(event, InboundMessage) and address is not None and event.sender.kind in MATCHABLE
@@ -206,9 +211,6 @@ async def _read(session: AsyncSession, events: Sequence[InboundEvent], addresses
         rows = await session.execute(_ELSEWHERE, {"kinds": sorted({kind for kind, _ in matchable}),
                                                   "addresses": sorted({address for _, address in matchable})})
         elsewhere = {(row.kind, row.address) for row in rows}
-    if senders:
-        threads = {thread.customer_id: thread for thread in (await session.execute(
-            _THREADS_OF, {"customer_ids": sorted({sender.customer_id for sender in senders.values()})})).scalars()}
     if keys:
         rows = await session.execute(_STORED, {"channels": sorted({channel for channel, _ in keys}),
                                                "provider_ids": sorted({provider_id for _, provider_id in keys})})

@@ -257,7 +257,7 @@ async def _everything(session: AsyncSession, world: int, live: tuple[int, int]) 
         docs = (await session.execute(select(SearchDoc.kind, SearchDoc.ref_id, SearchDoc.body, SearchDoc.at)
                                       .where(SearchDoc.customer_id == customer_id)
                                       .order_by(SearchDoc.kind, col(SearchDoc.id)))).all()
-        found = await search(session, owned[0].address.lstrip("+"), kind="customer") if owned else []
+        found = await search(session, customer.name, kind="customer")
         shown[label[customer_id]] = {
             "customer": (same(customer.name), customer.note, customer.absorbed_into_id),
             "identities": [(i.channel, i.kind, same(i.address), i.verified, same(i.display), i.last_inbound_at)
@@ -273,7 +273,8 @@ async def _everything(session: AsyncSession, world: int, live: tuple[int, int]) 
             # A customer's document is dated by the customer's creation: now, in each world.
             "search": [(kind, message_label.get(ref) if kind == "message" else label.get(ref), same(body),
                         at if kind == "message" else None) for kind, ref, body, at in docs],
-            "found by address": [label.get(hit.customer_id) for hit in found],
+            # The other world's namesakes are found too: only this world's count.
+            "found by name": [label[hit.customer_id] for hit in found if hit.customer_id in label],
         }
     suggestions = (await session.execute(select(MergeSuggestion).where(or_(
         col(MergeSuggestion.customer_id).in_(list(owners)), col(MergeSuggestion.other_id).in_(list(owners))))
@@ -322,17 +323,17 @@ async def _both_ways(sessions: async_sessionmaker[AsyncSession], session: AsyncS
 class TestNewSenders:
     async def test_newcomers_alone_get_a_customer_thread_and_open_case_each(self, sessions, session, ingest_config):
         outcomes, state = await _both_ways(sessions, session, ingest_config, lambda w: [
-            _newcomer(w, "e", "e1", 100, name="E"),
+            _newcomer(w, "e", "e1", 100, name="Ezgi"),
             _newcomer(w, "f", "f1", 101),
-            _newcomer(w, "g", "g1", 99, channel=Channel.telegram, name="  G  "),
-            _newcomer(w, "h", "h1", 102, verified=False, name="H"),
+            _newcomer(w, "g", "g1", 99, channel=Channel.telegram, name="  Gül  "),
+            _newcomer(w, "h", "h1", 102, verified=False, name="Hakan"),
         ])
         assert outcomes == ["stored"] * 4
         e = state["whatsapp:e"]
         assert isinstance(e, dict)
-        assert e["customer"] == ("E", "", None)
+        assert e["customer"] == ("Ezgi", "", None)
         assert [line[4] for line in e["history"]] == ["case opened", "e1"]
-        assert e["found by address"] == ["whatsapp:e"]
+        assert e["found by name"] == ["whatsapp:e"]
         assert [(kind, who) for kind, who, _, _ in state["live"]] == [  # type: ignore[attr-defined]
             (kind, who) for who in ("whatsapp:e", "whatsapp:f", "telegram:g", "whatsapp:h")
             for kind in ("thread.updated", "message.created", "message.created")]
