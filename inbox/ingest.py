@@ -5,6 +5,7 @@ reopen the case → append → live event (published after commit).
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +31,7 @@ from inbox.files import FileStore
 from inbox.messages import service as messages
 from inbox.threads import service as threads
 
-_MATCHABLE = (AddressKind.phone, AddressKind.email)
+MATCHABLE = (AddressKind.phone, AddressKind.email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +73,7 @@ async def _message(session: AsyncSession, event: InboundMessage, config: IngestC
         await customers.touch_inbound(session, identity.id or 0, at)
         reopened = await threads.reopen_on_inbound(session, thread, at=at)
         if reopened:
-            # At the message's own time, so the line sits just before it however late the webhook came.
-            await messages.append(session, thread, messages.NewMessage(
-                direction=Direction.event, channel=event.channel, author_type="system", provider_at=at,
-                text=f"case {reopened}", extra={"event": f"case.{reopened}"}))
+            await messages.append(session, thread, case_line(event, at=at, what=reopened))
     elif event.direction == Direction.outbound:
         await threads.record_first_response(session, thread, at=at)
     reply_to_id = None
@@ -91,6 +89,12 @@ async def _message(session: AsyncSession, event: InboundMessage, config: IngestC
         raise Duplicate()
     await messages.add_files(session, message_id, [_file_row(file, config.files) for file in event.files])
     return Ingested("stored", message_id, identity.customer_id, thread.id)
+
+
+def case_line(event: InboundMessage, *, at: datetime, what: str) -> messages.NewMessage:
+    # At the message's own time, so the line sits just before it however late the webhook came.
+    return messages.NewMessage(direction=Direction.event, channel=event.channel, author_type="system",
+                               provider_at=at, text=f"case {what}", extra={"event": f"case.{what}"})
 
 
 def new_message(event: InboundMessage, *, identity_id: int | None, reply_to_id: int | None) -> messages.NewMessage:
@@ -130,7 +134,7 @@ async def resolve_identity(session: AsyncSession, channel: Channel, party: Party
         await _name_if_unknown(session, identity.customer_id, party.name)
         return identity
     owner = None
-    if party.kind in _MATCHABLE:
+    if party.kind in MATCHABLE:
         owner = await customers.verified_owner(session, kind=party.kind, address=address)
     if owner is not None and party.verified:
         customer_id = owner
@@ -140,7 +144,7 @@ async def resolve_identity(session: AsyncSession, channel: Channel, party: Party
         if owner is not None:
             await customers.suggest(session, customer_id=customer_id, other_id=owner,
                                     reason=f"claimed {party.kind} {address} is verified on another customer")
-        elif party.kind in _MATCHABLE:
+        elif party.kind in MATCHABLE:
             # Someone typed this address earlier (a checkout, a pre-chat form): the same person,
             # probably, but only an agent may join them.
             for claimer in await customers.claimed_owners(session, kind=party.kind, address=address):
@@ -158,7 +162,7 @@ async def _prove_claimed(session: AsyncSession, identity: Identity, party: Party
     # customer (or the one that proved it elsewhere); the typist keeps a suggestion, not the thread.
     claimer = identity.customer_id
     owner = None
-    if identity.kind in _MATCHABLE:
+    if identity.kind in MATCHABLE:
         owner = await customers.verified_owner(session, kind=identity.kind, address=identity.address)
     if owner is None:
         owner = (await customers.create(session, name=party.name or "")).id or 0
@@ -218,7 +222,7 @@ async def _contact(session: AsyncSession, event: ContactShared, config: IngestCo
     except Invalid:
         address = None
     customer_id = identity.customer_id
-    if address is not None and event.shared.verified and event.shared.kind in _MATCHABLE:
+    if address is not None and event.shared.verified and event.shared.kind in MATCHABLE:
         owner = await customers.verified_owner(session, kind=event.shared.kind, address=address)
         if owner is not None and owner != customer_id:
             # Proven the same person: fold the newer customer into the one who had the address.

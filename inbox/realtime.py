@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Column, func, insert, select
+from sqlalchemy import JSON, Column, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from inbox.db import BigIntId, UTCDateTime, after_commit, table_of, utcnow
+from inbox.db import BigIntId, UTCDateTime, after_commit, insert_returning, rows_in_order, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +233,6 @@ class NewLiveEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-# Ids come back in parameter order, so the events publish in the order they were recorded.
-_INSERT_EVENT = insert(table_of(LiveEvent)).returning(table_of(LiveEvent).c.id, sort_by_parameter_order=True)
 
 
 async def emit(session: AsyncSession, kind: str, *, thread_id: int | None = None,
@@ -248,10 +246,11 @@ async def emit_many(session: AsyncSession, events: Sequence[NewLiveEvent]) -> li
     if not events:
         return []
     at = utcnow()
-    row_ids = [int(row_id) for row_id in (await session.execute(_INSERT_EVENT, [
+    # Ids come back in parameter order, so the events publish in the order they were recorded.
+    row_ids = [int(row.id) for row in await rows_in_order(session, insert_returning(
+        session, LiveEvent, returning=("id",)), [
         {"at": at, "kind": e.kind, "thread_id": e.thread_id, "customer_id": e.customer_id, "data": e.data}
-        for e in events
-    ])).scalars()]
+        for e in events])]
     hub: Hub | None = session.info.get("hub")
     if hub is not None:
         payloads = [event_payload(row_id, at, e.kind, e.thread_id, e.customer_id, e.data)

@@ -1,5 +1,6 @@
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, or_, select, update
@@ -10,10 +11,11 @@ from inbox import audit
 from inbox.channels import AddressKind, Channel
 from inbox.customers.addresses import looks_like_phone, normalize, normalize_email, normalize_phone
 from inbox.customers.models import Customer, Identity, MergeSuggestion
-from inbox.db import insert_ignore, table_of, utcnow
+from inbox.db import insert_ignore, insert_returning, rows_in_order, table_of, utcnow
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.orders.models import Order
-from inbox.search import index_document
+from inbox.search import Document, index_document, index_documents
+from inbox.threads.service import create_many as create_many_threads
 from inbox.threads.service import ensure_thread
 
 # An absorbed customer points at its survivor; chains form when survivors are merged again.
@@ -47,6 +49,55 @@ async def create(session: AsyncSession, *, name: str = "") -> Customer:
     assert customer.id is not None
     await ensure_thread(session, customer_id=customer.id)
     return customer
+
+
+@dataclass(frozen=True, slots=True)
+class Newcomer:
+    """Someone writing for the first time, from an address no identity has on any channel."""
+
+    name: str
+    channel: Channel | str
+    kind: AddressKind | str
+    address: str
+    verified: bool
+    display: str
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    customer_id: int
+    identity_id: int
+    thread_id: int
+
+
+async def create_many(session: AsyncSession, newcomers: Sequence[Newcomer]) -> list[Created] | None:
+    """create(), add_identity() and reindex() for each newcomer, a statement per table for all of them.
+
+    None when another transaction took one of the addresses first: what was written is only good for
+    a rollback then.
+    """
+    if not newcomers:
+        return []
+    now = utcnow()
+    names = [newcomer.name.strip()[:200] for newcomer in newcomers]
+    customer_ids = [int(row.id) for row in await rows_in_order(session, insert_returning(
+        session, Customer, returning=("id",)), [
+        {"name": name, "note": "", "created_at": now, "updated_at": now} for name in names])]
+    thread_ids = await create_many_threads(session, customer_ids)
+    identity_ids = [int(row.id) for row in await rows_in_order(session, insert_ignore(
+        session, Identity, conflict=("channel", "address"), returning=("id",)), [
+            {"customer_id": customer_id, "channel": str(newcomer.channel), "kind": str(newcomer.kind),
+             "address": newcomer.address, "verified": newcomer.verified,
+             "display": newcomer.display or newcomer.address, "created_at": now}
+            for newcomer, customer_id in zip(newcomers, customer_ids, strict=True)])]
+    if len(identity_ids) != len(newcomers):
+        return None
+    # reindex() of a customer whose only identity is this one.
+    await index_documents(session, [
+        Document("customer", customer_id, customer_id,
+                 " ".join([name, (newcomer.display or newcomer.address) + " " + newcomer.address]), now)
+        for newcomer, name, customer_id in zip(newcomers, names, customer_ids, strict=True)])
+    return [Created(*ids) for ids in zip(customer_ids, identity_ids, thread_ids, strict=True)]
 
 
 async def identities(session: AsyncSession, customer_id: int) -> Sequence[Identity]:

@@ -1,5 +1,5 @@
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ from sqlmodel import col
 from inbox import cursor
 from inbox.channels import Channel
 from inbox.customers import service as customers
-from inbox.db import after_commit, insert_ignore, table_of, utcnow
+from inbox.db import after_commit, insert_ignore, rows_in_order, table_of, utcnow
 from inbox.errors import NotFound
 from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, EarlyReceipt, Message
@@ -64,15 +64,20 @@ async def append_event(session: AsyncSession, thread: Thread, *, text: str, extr
                                              author_type="system", text=text, extra=extra))
 
 
-async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, NewMessage]]) -> list[int | None]:
-    """append() for many messages, in order, with a handful of statements instead of a handful each."""
+async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, NewMessage]], *,
+                      before: Mapping[int, Sequence[NewLiveEvent]] | None = None) -> list[int | None]:
+    """append() for many messages, in order, with a handful of statements instead of a handful each.
+
+    `before[i]` are live events to record just ahead of entry i's own, in the same statement: what
+    a caller doing set-based work (opening cases) would otherwise have emitted between two appends.
+    """
     rows = [_row(thread, new) for thread, new in entries]
     ids: list[int | None] = []
     # One INSERT per run of messages deduplicated the same way (in practice: one per call).
     for conflict, run in itertools.groupby(rows, key=_conflict):
         params = list(run)
-        returned = (await session.execute(
-            insert_ignore(session, Message, conflict=conflict, returning=_RETURNED), params)).all()
+        returned = await rows_in_order(session, insert_ignore(session, Message, conflict=conflict,
+                                                               returning=_RETURNED), params)
         ids += _match_returned(params, returned)
     stored = [(thread, new, row, message_id)
               for (thread, new), row, message_id in zip(entries, rows, ids, strict=True) if message_id is not None]
@@ -83,11 +88,14 @@ async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, New
         Document("message", message_id, thread.customer_id, searchable, row["at"])
         for thread, new, row, message_id in stored
         if new.direction != Direction.event and (searchable := _searchable(new.subject, row["text"]))])
-    await emit_many(session, [
-        NewLiveEvent("message.created", thread.id, thread.customer_id,
-                     {"message_id": message_id, "direction": str(new.direction), "channel": row["channel"],
-                      "assignee_id": thread.assignee_id})
-        for thread, new, row, message_id in stored])
+    live: list[NewLiveEvent] = []
+    for index, ((thread, new), row, message_id) in enumerate(zip(entries, rows, ids, strict=True)):
+        live += (before or {}).get(index, ())
+        if message_id is not None:
+            live.append(NewLiveEvent("message.created", thread.id, thread.customer_id,
+                                     {"message_id": message_id, "direction": str(new.direction),
+                                      "channel": row["channel"], "assignee_id": thread.assignee_id}))
+    await emit_many(session, live)
     return ids
 
 

@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
@@ -5,20 +6,69 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from inbox.db import insert_ignore, utcnow
+from inbox.db import insert_ignore, insert_returning, rows_in_order, table_of, utcnow
 from inbox.errors import NotFound
-from inbox.realtime import emit
+from inbox.realtime import NewLiveEvent, emit
 from inbox.threads.models import Case, Status, Thread
+
+
+def _new_thread(customer_id: int) -> dict[str, object]:
+    # Resolved and without a case: the first inbound message opens case 1 (reopen_on_inbound).
+    return {"customer_id": customer_id, "status": Status.resolved, "last_activity_at": utcnow(),
+            "created_at": utcnow(), "channels": "", "last_preview": "", "last_direction": "",
+            "last_channel": "", "last_inbound_channel": "", "unread_count": 0}
 
 
 async def ensure_thread(session: AsyncSession, *, customer_id: int) -> Thread:
     """The customer's one thread: an upsert, so two racing writers never make two."""
-    await session.execute(insert_ignore(session, Thread, conflict=("customer_id",)), {
-        "customer_id": customer_id, "status": Status.resolved, "last_activity_at": utcnow(),
-        "created_at": utcnow(), "channels": "", "last_preview": "", "last_direction": "",
-        "last_channel": "", "last_inbound_channel": "", "unread_count": 0,
-    })
+    await session.execute(insert_ignore(session, Thread, conflict=("customer_id",)), _new_thread(customer_id))
     return await for_customer(session, customer_id)
+
+
+_THREADS = table_of(Thread)
+
+
+async def create_many(session: AsyncSession, customer_ids: Sequence[int]) -> list[int]:
+    """ensure_thread for customers created in this transaction, who cannot have one yet: their thread ids."""
+    if not customer_ids:
+        return []
+    return [int(row.id) for row in await rows_in_order(session, insert_returning(session, Thread, returning=("id",)),
+                                                         [_new_thread(customer_id) for customer_id in customer_ids])]
+
+
+_OPEN_CASE = update(_THREADS).where(_THREADS.c.id == bindparam("thread_id")).values(
+    case_id=bindparam("case_id"), status=Status.open, snoozed_until=None, assignee_id=None, team_id=None)
+
+
+async def open_first_cases(session: AsyncSession, openings: Sequence[tuple[int, int, datetime]]) -> list[NewLiveEvent]:
+    """reopen_on_inbound for new threads, given as (thread id, customer id, message time): case 1 each.
+
+    The "thread.updated" events are returned unrecorded, for the caller to record where one call
+    of reopen_on_inbound per thread would have put them among its other events.
+    """
+    if not openings:
+        return []
+    statement = insert_returning(session, Case, returning=("id",))
+    case_ids = [int(row.id) for row in await rows_in_order(session, statement, [
+        {"thread_id": thread_id, "number": 1, "status": Status.open, "opened_at": at}
+        for thread_id, _, at in openings])]
+    await session.execute(_OPEN_CASE, [{"thread_id": thread_id, "case_id": case_id}
+                                       for (thread_id, _, _), case_id in zip(openings, case_ids, strict=True)])
+    # The data _set_thread announces for the same change, key for key.
+    return [NewLiveEvent("thread.updated", thread_id, customer_id,
+                         {"case_id": str(case_id), "status": str(Status.open), "snoozed_until": None,
+                          "assignee_id": None, "team_id": None})
+            for (thread_id, customer_id, _), case_id in zip(openings, case_ids, strict=True)]
+
+
+_THREADS_BY_ID = select(Thread).where(col(Thread.id).in_(bindparam("thread_ids", expanding=True)))
+
+
+async def get_many(session: AsyncSession, thread_ids: Sequence[int]) -> dict[int, Thread]:
+    if not thread_ids:
+        return {}
+    return {thread.id or 0: thread
+            for thread in (await session.execute(_THREADS_BY_ID, {"thread_ids": list(thread_ids)})).scalars()}
 
 
 _THREAD_OF = select(Thread).where(col(Thread.customer_id) == bindparam("customer_id"))
