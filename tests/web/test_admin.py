@@ -209,7 +209,9 @@ class TestChannels:
         assert "https://inbox.example.com/webhooks/twilio/status" in page
         row = _row(page, "whatsapp")
         assert "Configured" in row and "none yet" in row
-        assert "Not set up yet" in _row(page, "telegram") and "TELEGRAM_BOT_TOKEN" in _row(page, "telegram")
+        telegram = _row(page, "telegram")
+        assert "Not configured" in telegram and "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET" in telegram
+        assert "https://inbox.example.com/webhooks/telegram" in telegram
         async with httpx.AsyncClient() as provider:
             delivered = await provider.post(f"{server}/webhooks/twilio/whatsapp", content=_inbound_text(),
                                             headers={**FORM, "X-Twilio-Signature": INBOUND_TEXT_SIGNATURE})
