@@ -153,6 +153,8 @@ class Adapter:
         """The bot's @name without the @, from TELEGRAM_BOT_USERNAME or else from Telegram."""
         if self.settings.bot_username:
             return self.settings.bot_username.lstrip("@")
+        if not self.settings.bot_token.get_secret_value():
+            raise CheckFailed("TELEGRAM_BOT_TOKEN is not set")
         me = await self._call_or_check_failed(self._for_running_loop().bot.get_me())
         return str(me.username)
 
@@ -169,6 +171,9 @@ class Adapter:
         return await self._call_or_check_failed(bot.get_webhook_info())
 
     async def fetch_media(self, reference: str, *, limit: int) -> FetchedFile:
+        if not self.configured:
+            # The file waits at Telegram (for a while): once configured, a later try can still get it.
+            raise FetchFailed(NOT_CONFIGURED, transient=True)
         session = self._for_running_loop()
         token = self.settings.bot_token.get_secret_value()
         try:
