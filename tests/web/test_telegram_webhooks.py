@@ -1,6 +1,8 @@
 """Telegram end to end: real HTTP into the real app, with the header Telegram sends."""
 
+import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -12,7 +14,7 @@ from inbox.agents.models import Role
 from inbox.customers.models import Customer
 from inbox.messages.models import Attachment, Message
 from inbox.threads.models import Thread
-from tests.fakes.telegram_api import TOKEN
+from tests.fakes.telegram_api import TOKEN, TelegramFake, running
 from tests.web.test_webhooks import FORM, INBOUND_TEXT_SIGNATURE, TWILIO_ENV
 from tests.web.users import signed_in
 from web.app import create_app
@@ -183,3 +185,61 @@ class TestOneCustomerAcrossChannels:
         assert (await _post(server, _body("start__unsigned.json"))).status_code == 200
         [stored] = await _messages(sessions, "512345678:100")
         assert (stored.direction, stored.text) == ("inbound", "/start order_1002")
+
+
+@pytest.fixture
+async def bot_api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TelegramFake]:
+    """The fake Bot API, in the environment before the app under test starts (request it before `server`)."""
+    async with running() as fake:
+        monkeypatch.setenv("TELEGRAM_API_BASE_URL", fake.base_url)
+        yield fake
+
+
+async def _until(check: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 (the server and its worker give no event to wait on)
+            await asyncio.sleep(0.05)
+
+
+class TestThroughTheBotApi:
+    async def test_a_button_tap_is_stored_and_answered_after_the_200(self, bot_api, server: str, sessions) -> None:
+        response = await _post(server, _body("callback_query.json"))
+        assert (response.status_code, response.content) == (200, b"")
+        [stored] = await _messages(sessions, "512345678:callback:2201456789012345678")
+        assert stored.text == "⭐⭐⭐⭐⭐ 5" and stored.extra["button"]["payload"] == "csat:5"
+
+        async def answered() -> bool:
+            return bool(bot_api.called("answerCallbackQuery"))
+
+        await _until(answered)
+        assert bot_api.called("answerCallbackQuery")[0].params["callback_query_id"] == "2201456789012345678"
+
+    async def test_an_agents_reply_reaches_the_chat_and_a_blocked_bot_says_so(
+            self, bot_api, server: str, sessions, api) -> None:
+        await _post(server, _body("text.json"))
+        [inbound] = await _messages(sessions, "512345678:101")
+        async with sessions() as session:
+            customer_id = (await session.execute(select(Thread.customer_id)
+                                                 .where(Thread.id == inbound.thread_id))).scalar_one()
+        bot_api.enqueue("sendMessage", "ok", "blocked")
+        sent = await api.post(f"/api/v1/customers/{customer_id}/messages",
+                              json={"channel": "telegram", "text": "Kargonuz yolda"})
+        refused = await api.post(f"/api/v1/customers/{customer_id}/messages",
+                                 json={"channel": "telegram", "text": "Ulaştı mı?"})
+        assert (sent.status_code, refused.status_code) == (201, 201)
+
+        async def settled() -> bool:
+            async with sessions() as session:
+                statuses = (await session.execute(select(Message.delivery_status).where(
+                    Message.id.in_([sent.json()["id"], refused.json()["id"]])))).scalars().all()
+            return set(statuses) <= {"sent", "failed"}
+
+        await _until(settled)
+        async with sessions() as session:
+            first = await session.get(Message, sent.json()["id"])
+            second = await session.get(Message, refused.json()["id"])
+        assert first is not None and second is not None
+        assert (first.delivery_status, first.provider_id) == ("sent", "512345678:500")
+        assert second.delivery_status == "failed" and (second.error or "").startswith("The customer blocked the bot")
+        assert [(c.params["chat_id"], c.params["text"]) for c in bot_api.called("sendMessage")] == [
+            ("512345678", "Kargonuz yolda"), ("512345678", "Ulaştı mı?")]
