@@ -49,6 +49,7 @@ NOT_CONFIGURED = "Telegram is not configured: set TELEGRAM_BOT_TOKEN and TELEGRA
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 # Forbidden's descriptions, said so an agent knows what happened.
 _FORBIDDEN = {"blocked": "The customer blocked the bot",
               "deactivated": "The customer's Telegram account was deleted",
@@ -110,9 +111,14 @@ class Adapter:
                              f"{len(message.text)}: shorten it or split it", transient=False)
         if not message.text.strip() and not message.files:
             raise SendFailed("Nothing to send: the message is empty", transient=False)
+        too_big = [file.filename for file in message.files if file.size > MAX_UPLOAD_BYTES]
+        if too_big:
+            # Telegram answers these with a bare 413, which would read as a passing outage.
+            raise SendFailed(f"Telegram bots send files up to {_megabytes(MAX_UPLOAD_BYTES)}: "
+                             f"{', '.join(too_big)} is larger", transient=False)
         bot = self._for_running_loop().bot
         # The text rides as the last file's caption when it fits; otherwise it goes first, alone.
-        caption = message.text if message.files and len(message.text) <= MAX_CAPTION else None
+        caption = message.text if message.files and message.text.strip() and len(message.text) <= MAX_CAPTION else None
         steps: list[Callable[[], Awaitable[Message]]] = []
         if message.text.strip() and caption is None:
             steps.append(functools.partial(bot.send_message, message.to, message.text))

@@ -226,6 +226,22 @@ class TestSend:
         [call] = fake.calls
         assert call.method == "sendDocument" and call.uploads["document"] == ("iade.pdf", b"%PDF-1.4 fake")
 
+    async def test_a_long_text_goes_first_and_a_later_failure_is_not_retried(self, fake, adapter, tmp_path) -> None:
+        pdf = tmp_path / "iade.pdf"
+        pdf.write_bytes(b"%PDF-1.4 fake")
+        fake.enqueue("sendDocument", "server_error")
+        with pytest.raises(SendFailed) as failed:
+            await adapter.send(outbound("a" * 1500, files=(OutgoingFile("iade.pdf", "application/pdf", str(pdf), 13),)))
+        assert [call.method for call in fake.calls] == ["sendMessage", "sendDocument"]
+        assert not failed.value.transient and failed.value.reason.endswith("(1 of 2 parts were sent)")
+
+    async def test_a_file_over_telegrams_50_mb_is_refused_before_calling(self, fake, adapter, tmp_path) -> None:
+        video = tmp_path / "video.mp4"
+        video.write_bytes(b"x")
+        with pytest.raises(SendFailed, match=r"up to 50\.0 MB: video\.mp4 is larger") as failed:
+            await adapter.send(outbound(files=(OutgoingFile("video.mp4", "video/mp4", str(video), 60 * 1024 * 1024),)))
+        assert not failed.value.transient and fake.calls == []
+
     async def test_a_blocked_bot_is_a_permanent_failure_that_says_so(self, fake, adapter) -> None:
         fake.enqueue("sendMessage", "blocked")
         with pytest.raises(SendFailed) as failed:
