@@ -1,7 +1,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,8 @@ class CoreSettings(BaseSettings):
     public_base_url: str = Field(default="", validation_alias="PUBLIC_BASE_URL")
     # Signs the links providers fetch a reply's files from; the same on every process (see inbox/signing.py).
     secret_key: str = Field(default="", validation_alias="SECRET_KEY", repr=False)
+    # Signs the links that join a chat to a known customer (`onethread telegram link`); links are off when empty.
+    link_secret: SecretStr = Field(default=SecretStr(""), validation_alias="LINK_SECRET")
     delivery_max_attempts: int = Field(default=6, validation_alias="DELIVERY_MAX_ATTEMPTS")
     # A claim older than this is a worker that died mid-send: long enough to outlive any provider timeout.
     delivery_lease_seconds: int = Field(default=120, validation_alias="DELIVERY_LEASE_SECONDS")

@@ -106,7 +106,22 @@ class ContactShared:
     shared: Party
 
 
-InboundEvent = InboundMessage | MessageEdited | DeliveryUpdate | DeliveryWatermark | ContactShared
+@dataclass(frozen=True, slots=True)
+class LinkOpened:
+    """The customer opened a link the shop made for a known customer (Telegram's /start payload).
+
+    The adapter cannot tell a signed payload from a typed one; ingest checks the signature and,
+    when it does not hold, keeps `text` as an ordinary message."""
+
+    channel: Channel
+    provider_id: str
+    sender: Party
+    payload: str
+    text: str
+    provider_at: datetime | None = None
+
+
+InboundEvent = InboundMessage | MessageEdited | DeliveryUpdate | DeliveryWatermark | ContactShared | LinkOpened
 
 
 @dataclass(frozen=True, slots=True)

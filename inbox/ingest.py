@@ -10,12 +10,12 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.channels import AddressKind, Channel
-from inbox.customers import merge
+from inbox.customers import links, merge
 from inbox.customers import service as customers
 from inbox.customers.addresses import normalize
 from inbox.customers.models import Identity
 from inbox.db import utcnow
-from inbox.errors import Invalid
+from inbox.errors import Invalid, NotFound
 from inbox.events import (
     ContactShared,
     DeliveryUpdate,
@@ -24,6 +24,7 @@ from inbox.events import (
     InboundEvent,
     InboundMessage,
     IncomingFile,
+    LinkOpened,
     MessageEdited,
     Party,
 )
@@ -46,6 +47,8 @@ class Ingested:
 class IngestConfig:
     region: str
     files: FileStore
+    # LINK_SECRET: checks the payloads of LinkOpened; empty, and every link is an ordinary message.
+    link_secret: str = ""
 
 
 async def ingest(session: AsyncSession, event: InboundEvent, *, config: IngestConfig) -> Ingested:
@@ -60,6 +63,8 @@ async def ingest(session: AsyncSession, event: InboundEvent, *, config: IngestCo
             return await _watermark(session, event, config)
         case ContactShared():
             return await _contact(session, event, config)
+        case LinkOpened():
+            return await _link(session, event, config)
     raise TypeError(f"not an inbound event: {event!r}")
 
 
@@ -239,3 +244,50 @@ async def _contact(session: AsyncSession, event: ContactShared, config: IngestCo
         channel=event.channel, provider_id=event.provider_id, sender=event.sender,
         text=f"shared contact {event.shared.address}",
         extra={"contact": {"address": address or event.shared.address, "kind": str(event.shared.kind)}}), config)
+
+
+async def _link(session: AsyncSession, event: LinkOpened, config: IngestConfig) -> Ingested:
+    if await messages.exists(session, channel=event.channel, provider_id=event.provider_id):
+        return Ingested("duplicate")
+    linked = await _linked_customer(session, event.payload, config.link_secret)
+    if linked is None:
+        # Typed, cut short or forged: just something the customer sent.
+        return await _message(session, InboundMessage(
+            channel=event.channel, provider_id=event.provider_id, sender=event.sender, text=event.text,
+            provider_at=event.provider_at), config)
+    address = normalize(event.sender.kind, event.sender.address, region=config.region)
+    identity = await customers.find_identity(session, channel=event.channel, address=address)
+    if identity is None:
+        identity = await customers.add_identity(session, customer_id=linked, channel=event.channel,
+                                                kind=event.sender.kind, address=address,
+                                                verified=event.sender.verified, display=event.sender.address)
+        if identity is None:
+            raise Duplicate()
+    elif identity.customer_id != linked:
+        # The chat wrote before the link was opened: the shop's signature says whose it is, so
+        # its customer (a stranger until now) folds into the known one.
+        await merge.merge(session, survivor_id=linked, absorbed_id=identity.customer_id,
+                          actor=f"system:{event.channel} link")
+    await _name_if_unknown(session, linked, event.sender.name)
+    thread = await threads.for_customer(session, linked)
+    # A line, not a message: opening a link asks nothing, so it neither reopens nor waits for an answer.
+    message_id = await messages.append(session, thread, messages.NewMessage(
+        direction=Direction.event, channel=event.channel, author_type="system", provider_id=event.provider_id,
+        identity_id=identity.id, provider_at=event.provider_at or utcnow(),
+        text=f"{event.channel} chat of {event.sender.name or event.sender.address} linked to this customer "
+             f"by the shop's link",
+        extra={"event": "customer.linked", "channel": str(event.channel), "address": address}))
+    if message_id is None:
+        raise Duplicate()
+    return Ingested("stored", message_id, linked, thread.id)
+
+
+async def _linked_customer(session: AsyncSession, payload: str, secret: str) -> int | None:
+    customer_id = links.verify(payload, secret=secret)
+    if customer_id is None:
+        return None
+    try:
+        # Merged since the link was made: the survivor is that customer now.
+        return (await customers.get(session, customer_id)).id
+    except NotFound:
+        return None

@@ -22,7 +22,7 @@ from inbox.customers.addresses import normalize
 from inbox.customers.models import Customer, Identity
 from inbox.db import table_of, utcnow
 from inbox.errors import Invalid
-from inbox.events import ContactShared, Direction, InboundEvent, InboundMessage
+from inbox.events import ContactShared, Direction, InboundEvent, InboundMessage, LinkOpened
 from inbox.ingest import MATCHABLE, Duplicate, IngestConfig, Ingested, case_line, ingest, new_message
 from inbox.messages import service as messages
 from inbox.messages.models import Message
@@ -107,8 +107,8 @@ async def ingest_many(session: AsyncSession, events: Sequence[InboundEvent], *,
         await _store(session, run, results, known)
         run = []
         results[index] = await ingest(session, event, config=config)
-        if isinstance(event, ContactShared):
-            # A share can merge two customers, moving identities and messages between threads.
+        if isinstance(event, ContactShared | LinkOpened):
+            # A share or a link can merge two customers, moving identities and messages between threads.
             known = await _read(session, events[index + 1:], addresses[index + 1:])
     await _store(session, run, results, known)
     await channel_activity.record(session, (event.channel for event in events))

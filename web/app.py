@@ -49,7 +49,8 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
         wake, wake_media = asyncio.Event(), asyncio.Event()
         sessions = make_sessionmaker(engine, hub=hub, wake_delivery=wake.set, wake_media=wake_media.set)
         files = FileStore(settings.attachments_dir, max_bytes=settings.max_attachment_bytes)
-        writer = IngestWriter(sessions, IngestConfig(region=settings.default_phone_region, files=files))
+        writer = IngestWriter(sessions, IngestConfig(region=settings.default_phone_region, files=files,
+                                                       link_secret=settings.link_secret.get_secret_value()))
         await writer.start()
         app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake

@@ -151,6 +151,73 @@ def channels_check() -> None:
         raise typer.Exit(1)
 
 
+telegram_app = typer.Typer(help="Telegram: register the webhook; make links that join a chat to a customer.",
+                           no_args_is_help=True)
+app.add_typer(telegram_app, name="telegram")
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook() -> None:
+    """Have Telegram deliver updates to PUBLIC_BASE_URL/webhooks/telegram, sending TELEGRAM_WEBHOOK_SECRET."""
+    from adapters.base import CheckFailed
+    from adapters.telegram import Adapter
+
+    async def register() -> tuple[str, str, int, str | None]:
+        adapter = Adapter()
+        try:
+            info = await adapter.set_webhook()
+        finally:
+            await adapter.aclose()
+        return info.url, ", ".join(info.allowed_updates or ()), info.pending_update_count, info.last_error_message
+
+    try:
+        url, updates, pending, last_error = asyncio.run(register())
+    except CheckFailed as error:
+        _fail(str(error))
+    out.print(f"[green]✓[/] Telegram delivers to [bold]{url}[/] ({updates}); {pending} update(s) waiting.")
+    if last_error:
+        out.print(f"[yellow]![/] Telegram's last delivery error: {last_error}")
+
+
+@telegram_app.command("link")
+def telegram_link(
+    customer_id: Annotated[int, typer.Argument(help="The customer the chat should join.")],
+) -> None:
+    """Print a t.me link for this customer: when they open it, their Telegram chat joins their thread."""
+    from adapters.base import CheckFailed
+    from adapters.telegram import Adapter
+    from inbox.customers import links
+    from inbox.customers import service as customers
+
+    settings = _settings()
+    secret = settings.link_secret.get_secret_value()
+    if not secret:
+        _fail("LINK_SECRET is not set: the server signs links with it, so set the same value for both")
+
+    async def find(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, str]:
+        async with transaction(sessions) as session:
+            customer = await customers.get(session, customer_id)
+            return customer.id or 0, customer.name
+
+    async def bot_username() -> str:
+        adapter = Adapter()
+        try:
+            return await adapter.username()
+        finally:
+            await adapter.aclose()
+
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+        found_id, name = _with_sessions(settings, find)
+    try:
+        username = asyncio.run(bot_username())
+    except CheckFailed as error:
+        _fail(f"cannot learn the bot's name (set TELEGRAM_BOT_USERNAME or TELEGRAM_BOT_TOKEN): {error}")
+    out.print(f"Telegram link for [bold]{name or f'customer {found_id}'}[/] (customer {found_id}):")
+    # Plain, alone and last, so scripts can take it with `tail -n 1`.
+    print(f"https://t.me/{username}?start={links.sign(found_id, secret=secret)}")
+
+
 @app.command()
 def version() -> None:
     """Print the installed version."""

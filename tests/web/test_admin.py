@@ -209,7 +209,9 @@ class TestChannels:
         assert "https://inbox.example.com/webhooks/twilio/status" in page
         row = _row(page, "whatsapp")
         assert "Configured" in row and "none yet" in row
-        assert "Not set up yet" in _row(page, "telegram") and "TELEGRAM_BOT_TOKEN" in _row(page, "telegram")
+        telegram = _row(page, "telegram")
+        assert "Not configured" in telegram and "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET" in telegram
+        assert "https://inbox.example.com/webhooks/telegram" in telegram
         # Each setting is listed; a secret only as set or not, never its value.
         assert f"<code>{TWILIO_ENV['TWILIO_ACCOUNT_SID']}</code>" in row
         assert "TWILIO_AUTH_TOKEN" in row and TWILIO_ENV["TWILIO_AUTH_TOKEN"] not in page

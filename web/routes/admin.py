@@ -33,7 +33,8 @@ SETUP = {
     Channel.webchat: "WEBCHAT_SECRET",
     Channel.messenger: "META_APP_SECRET, META_VERIFY_TOKEN, META_PAGE_ACCESS_TOKEN, PUBLIC_BASE_URL; "
                        "optional META_APP_ID, META_GRAPH_BASE_URL",
-    Channel.telegram: "TELEGRAM_BOT_TOKEN, TELEGRAM_SECRET_TOKEN",
+    Channel.telegram: "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_BASE_URL (optional: TELEGRAM_API_BASE_URL, "
+                      "TELEGRAM_BOT_USERNAME, LINK_SECRET)",
 }
 Text = Annotated[str, Form(max_length=10_000)]
 Line = Annotated[str, Form(max_length=320)]

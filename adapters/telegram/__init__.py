@@ -1,0 +1,3 @@
+from adapters.telegram.adapter import Adapter
+
+__all__ = ["Adapter"]
