@@ -10,7 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.agents.models import Role
+from inbox.channels import Channel
+from inbox.db import transaction
 from inbox.messages.models import Attachment, Message
+from inbox.replies import queue_reply
+from inbox.threads.models import Thread
 from tests.adapters.whatsapp.test_whatsapp import twilio_signature
 from tests.fakes.twilio_api import TwilioFake, running
 from tests.waiting import until
@@ -138,3 +142,58 @@ class TestInboundMedia:
 async def _attachment(sessions: async_sessionmaker[AsyncSession]) -> Attachment:
     async with sessions() as session:
         return (await session.execute(select(Attachment))).scalar_one()
+
+
+class TestStatusCallbacks:
+    async def test_a_sent_reply_turns_delivered_then_read_and_a_63016_says_why(self, twilio_with_media: TwilioFake,
+                                                                            server: str, web_app) -> None:
+        async with httpx.AsyncClient() as client:
+            wrote = await client.post(f"{server}/webhooks/twilio/whatsapp", content=_inbound_text(),
+                                      headers={**FORM, "X-Twilio-Signature": INBOUND_TEXT_SIGNATURE})
+            assert wrote.status_code == 200
+            first, second = [await _reply_sent_through_twilio(web_app, text) for text in ("Kargoda", "Yarın")]
+            for sid, status in ((first, "delivered"), (first, "read"), (second, "failed")):
+                fields = {"MessageSid": [sid], "SmsSid": [sid], "MessageStatus": [status], "SmsStatus": [status],
+                          "AccountSid": [TWILIO_ENV["TWILIO_ACCOUNT_SID"]], "ChannelPrefix": ["whatsapp"],
+                          "From": ["whatsapp:+14155550100"], "To": ["whatsapp:+905321234567"]}
+                if status == "failed":
+                    fields["ErrorCode"] = ["63016"]
+                path = "/webhooks/twilio/status"
+                answered = await client.post(server + path, content=urlencode(fields, doseq=True), headers={
+                    **FORM, "X-Twilio-Signature": twilio_signature(TWILIO_ENV["PUBLIC_BASE_URL"] + path, fields)})
+                assert answered.status_code == 200
+                if status == "delivered":
+                    assert (await _reply(web_app, sid)).delivery_status == "delivered"
+        read, failed = await _reply(web_app, first), await _reply(web_app, second)
+        assert read.delivery_status == "read"
+        assert failed.delivery_status == "failed"
+        assert failed.error == "63016: Outside the 24-hour WhatsApp window: send an approved template"
+
+
+async def _reply_sent_through_twilio(web_app, text: str) -> str:
+    """An agent's reply, queued and sent by the app's own delivery worker to the fake; its sid."""
+    sessions = web_app.state.sessions
+    async with sessions() as session:
+        thread_id = (await session.execute(select(Message.thread_id))).scalars().first()
+        thread = await session.get(Thread, thread_id)
+    assert thread is not None
+    async with transaction(sessions) as session:
+        reply = await queue_reply(session, customer_id=thread.customer_id, channel=Channel.whatsapp, text=text)
+
+    async def sent() -> bool:
+        return (await _reply_by_id(web_app, reply.id or 0)).delivery_status == "sent"
+
+    await until(sent, within=10)
+    return (await _reply_by_id(web_app, reply.id or 0)).provider_id or ""
+
+
+async def _reply_by_id(web_app, message_id: int) -> Message:
+    async with web_app.state.sessions() as session:
+        found = await session.get(Message, message_id)
+    assert found is not None
+    return found
+
+
+async def _reply(web_app, sid: str) -> Message:
+    async with web_app.state.sessions() as session:
+        return (await session.execute(select(Message).where(Message.provider_id == sid))).scalar_one()
