@@ -7,10 +7,11 @@ from starlette.types import ASGIApp
 
 
 @asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Serve an ASGI app on 127.0.0.1 (a free port) inside the current event loop; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
-                            timeout_graceful_shutdown=2)
+async def serve(app: ASGIApp, *, port: int = 0, lifespan: bool = False) -> AsyncIterator[str]:
+    """Serve an ASGI app on 127.0.0.1 (a free port unless given) inside the current event loop;
+    yields its base URL. Fakes run without a lifespan; the app under test with its own."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on" if lifespan else "off", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -1,10 +1,8 @@
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,6 +10,7 @@ from inbox.agents.service import issue_token
 from inbox.config import CoreSettings
 from inbox.db import transaction
 from tests.conftest import TEST_REDIS_URL
+from tests.fakes.loopback import serve
 from web.app import create_app
 
 
@@ -30,17 +29,8 @@ def web_app(app_settings: CoreSettings) -> FastAPI:
 @pytest.fixture
 async def server(web_app: FastAPI) -> AsyncIterator[str]:
     """The real app on a loopback port, lifespan and all; yields its base URL."""
-    config = uvicorn.Config(web_app, host="127.0.0.1", port=0, log_level="warning")
-    running = uvicorn.Server(config)
-    task = asyncio.create_task(running.serve())
-    while not running.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = running.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    await task
+    async with serve(web_app, lifespan=True) as url:
+        yield url
 
 
 @pytest.fixture

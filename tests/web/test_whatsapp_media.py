@@ -1,6 +1,5 @@
 """A reply's file on WhatsApp: Twilio downloads it from a signed, expiring link to this server."""
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -9,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from inbox.agents.models import Role
@@ -20,6 +18,7 @@ from inbox.events import InboundMessage, Party
 from inbox.ingest import ingest
 from inbox.threads import service as threads
 from tests.conftest import TEST_REDIS_URL
+from tests.fakes.loopback import serve
 from tests.fakes.twilio_api import ACCOUNT_SID, AUTH_TOKEN, TwilioFake, running
 from tests.waiting import until
 from tests.web.users import signed_in
@@ -58,15 +57,8 @@ def web_app(db_url: str, tmp_path: Path, twilio: TwilioFake, port: int, monkeypa
 
 @pytest.fixture
 async def server(web_app: FastAPI, port: int) -> AsyncIterator[str]:
-    running_server = uvicorn.Server(uvicorn.Config(web_app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(running_server.serve())
-    while not running_server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    running_server.should_exit = True
-    await task
+    async with serve(web_app, port=port, lifespan=True) as url:
+        yield url
 
 
 async def _thread_of_a_customer_who_wrote(web_app: FastAPI, ingest_config) -> int:
