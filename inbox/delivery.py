@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -30,7 +30,6 @@ from inbox.customers.models import Identity
 from inbox.db import after_commit, transaction, utcnow
 from inbox.errors import Conflict, NotFound
 from inbox.events import DeliveryStatus, Direction, OutboundMessage, OutgoingFile, SendFailed, SendResult
-from inbox.file_links import FileLinks
 from inbox.files import FileStore
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
@@ -50,6 +49,10 @@ MAX_REFERENCES = 50
 _QUEUED = str(DeliveryStatus.queued)
 _SENDING = str(DeliveryStatus.sending)
 _FAILED = str(DeliveryStatus.failed)
+
+
+# (attachment id, file name) → a URL a provider can download the file from (web/file_links.py).
+FileUrl = Callable[[int, str], str]
 
 
 class Sender(Protocol):
@@ -186,18 +189,18 @@ async def retry(session: AsyncSession, message_id: int) -> Message:
 
 async def deliver_next(sessions: async_sessionmaker[AsyncSession], senders: Mapping[Channel, Sender], *,
                        worker_id: str, policy: Policy, rng: random.Random | None = None,
-                       files: FileStore | None = None, links: FileLinks | None = None) -> int | None:
+                       files: FileStore | None = None, file_url: FileUrl | None = None) -> int | None:
     """Claim, send and record one due message; returns its id, or None when nothing is due.
 
     `files` is where attachments live; without it a message with attachments fails rather than
-    going out without them. `links` gives each file a signed URL, for providers that fetch it.
+    going out without them. `file_url` gives each file (by attachment id and name) a URL providers can fetch it from.
     """
     async with transaction(sessions) as session:
         message = await claim_next(session, worker_id=worker_id, now=utcnow())
         if message is None:
             return None
         claim = await _describe(session, message, worker_id=worker_id, senders=senders, files=files,
-                                links=links)
+                                file_url=file_url)
     # The claim is committed: from here on a crash leaves 'sending', never a second send.
     if claim.outbound is None:
         outcome: SendResult | SendFailed = SendFailed(claim.problem or NO_ADDRESS, transient=False)
@@ -227,7 +230,7 @@ async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mappin
                      stop: asyncio.Event, wake: asyncio.Event, worker_id: str, max_attempts: int,
                      lease_seconds: float, backoff_base: float = 5.0, backoff_cap: float = 600.0,
                      poll_seconds: float = 10.0, rng: random.Random | None = None,
-                     files: FileStore | None = None, links: FileLinks | None = None) -> None:
+                     files: FileStore | None = None, file_url: FileUrl | None = None) -> None:
     """Send queued messages until `stop` is set; `wake` (set after a reply commits) cuts a sleep short.
 
     poll_seconds bounds every sleep, so replies queued by another process are picked up too.
@@ -243,7 +246,7 @@ async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mappin
                 await recover_stale(session, now=utcnow(), lease_seconds=lease_seconds)
             while not stop.is_set() and await deliver_next(sessions, senders, worker_id=worker_id,
                                                            policy=policy, rng=rng, files=files,
-                                                           links=links) is not None:
+                                                           file_url=file_url) is not None:
                 pass
             async with sessions() as session:
                 delay = await _seconds_until_due(session, now=utcnow(), lease_seconds=lease_seconds,
@@ -259,7 +262,7 @@ async def run_worker(sessions: async_sessionmaker[AsyncSession], senders: Mappin
 
 async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
                     senders: Mapping[Channel, Sender], files: FileStore | None,
-                    links: FileLinks | None = None) -> _Claim:
+                    file_url: FileUrl | None = None) -> _Claim:
     thread = await session.get(Thread, message.thread_id)
     claim = _Claim(message_id=message.id or 0, thread_id=message.thread_id,
                    customer_id=thread.customer_id if thread else None, channel=message.channel,
@@ -290,7 +293,7 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
         return replace(claim, problem=NO_FILES)
     outgoing = tuple(OutgoingFile(filename=a.filename, content_type=a.content_type, size=a.size,
                                   path=str(files.path_for(a.sha256 or "")),
-                                  url=links.url_for(a.id or 0, a.filename, now=utcnow()) if links else None)
+                                  url=file_url(a.id or 0, a.filename) if file_url else None)
                      for a in attached if files)
     # Only what the adapter acts on: the Messenger tag, and the WhatsApp template to send instead of the text.
     extra = {key: given[key] for key in ("tag", "template") if given.get(key)}

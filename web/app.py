@@ -19,7 +19,6 @@ from inbox import __version__
 from inbox.config import CoreSettings
 from inbox.db import make_engine, make_sessionmaker
 from inbox.delivery import run_worker
-from inbox.file_links import FileLinks
 from inbox.files import FileStore
 from inbox.ingest import IngestConfig
 from inbox.ingest_queue import IngestWriter
@@ -28,6 +27,7 @@ from inbox.realtime import make_hub
 from inbox.signing import secret_key
 from inbox.threads.snooze import run_waker
 from web import errors
+from web.file_links import FileLinks
 from web.routes import account, admin, api, composer, inbox_actions, live, search, signed_files, ui, webhooks
 from web.server_timing import ServerTiming
 
@@ -106,7 +106,7 @@ def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSess
     worker = run_worker(sessions, senders, stop=stop, wake=wake,
                         worker_id=f"{socket.gethostname()}:{os.getpid()}"[:80],
                         max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds,
-                        files=files, links=links)
+                        files=files, file_url=links.url_for if links else None)
     return [asyncio.create_task(worker, name="delivery-worker"),
             asyncio.create_task(run_waker(sessions, stop=stop), name="snooze-waker")]
 

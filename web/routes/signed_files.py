@@ -5,10 +5,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from inbox.db import utcnow
-from inbox.file_links import FileLinks
 from inbox.files import FileStore
 from inbox.messages import service as messages
 from web.deps import SessionDep
+from web.file_links import FileLinks
 
 router = APIRouter(include_in_schema=False)
 

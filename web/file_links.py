@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from inbox.db import utcnow
 from inbox.signing import sign, valid
 
 # Twilio fetches at once; an hour covers its retries without leaving links open for long.
@@ -19,8 +20,8 @@ class FileLinks:
     base_url: str
     key: bytes
 
-    def url_for(self, attachment_id: int, filename: str, *, now: datetime) -> str:
-        expires = str(int((now + LINK_LIFETIME).timestamp()))
+    def url_for(self, attachment_id: int, filename: str, *, now: datetime | None = None) -> str:
+        expires = str(int(((now or utcnow()) + LINK_LIFETIME).timestamp()))
         signature = sign(self.key, "file", str(attachment_id), expires)
         return (f"{self.base_url.rstrip('/')}/files/{attachment_id}/{quote(filename, safe='')}"
                 f"?expires={expires}&signature={signature}")
