@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from tests.web.conftest import app_settings, server, web_app  # noqa: F401  (the same real server the API tests use)
+from tests.web.conftest import app_settings, server, sessions, web_app  # noqa: F401  (the same real server the API tests use)
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"

@@ -4,11 +4,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inbox.agents.service import issue_token
 from inbox.config import CoreSettings
-from inbox.db import transaction
+from inbox.db import make_sessionmaker, transaction
+from inbox.realtime import LocalHub
 from tests.conftest import TEST_REDIS_URL
 from tests.fakes.loopback import serve
 from web.app import create_app
@@ -21,8 +22,7 @@ def app_settings(db_url: str, tmp_path: Path) -> CoreSettings:
 
 @pytest.fixture
 def web_app(app_settings: CoreSettings) -> FastAPI:
-    """The app under test. Once `server` runs, app.state.sessions are the server's own: work done
-    through them is published to the server's live hub, as the SMTP listener's work would be."""
+    """The app under test; with `server` running, `sessions` are its own."""
     return create_app(app_settings)
 
 
@@ -31,6 +31,20 @@ async def server(web_app: FastAPI) -> AsyncIterator[str]:
     """The real app on a loopback port, lifespan and all; yields its base URL."""
     async with serve(web_app, lifespan=True) as url:
         yield url
+
+
+@pytest.fixture
+def sessions(request: pytest.FixtureRequest, engine: AsyncEngine, hub: LocalHub) -> async_sessionmaker[AsyncSession]:
+    """With the server running, the test writes through the server's own sessions, as the SMTP
+    listener would: one SQLite connection per process. A second engine on the same file in this
+    event loop could deadlock it, since an in-line SQLite statement waiting for the other
+    connection's write lock blocks the loop that lock's holder needs to finish."""
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server")
+        app: FastAPI = request.getfixturevalue("web_app")
+        server_sessions: async_sessionmaker[AsyncSession] = app.state.sessions
+        return server_sessions
+    return make_sessionmaker(engine, hub=hub)
 
 
 @pytest.fixture

@@ -87,7 +87,7 @@ def ago(moment: datetime, locale: str, *, now: datetime | None = None) -> str:
     delta = moment - (now or datetime.now(UTC))
     # Babel's words depend only on the unit it picks, the rounded count and the direction, so one
     # call per (language, unit, count, direction) serves every list row showing the same words.
-    seconds = int(delta.days * 86400 + delta.seconds)
+    seconds = delta.total_seconds()
     key = (locale, seconds >= 0, *_unit_and_count(seconds))
     said = _AGO.get(key)
     if said is None:
@@ -102,7 +102,7 @@ _AGO: dict[tuple[str, bool, str, int], str] = {}
 _AGO_THRESHOLD = 1.1
 
 
-def _unit_and_count(seconds: int) -> tuple[str, int]:
+def _unit_and_count(seconds: float) -> tuple[str, int]:
     # Babel's own choice (format_timedelta with granularity "second"), repeated to key the cache.
     for unit, per_unit in TIMEDELTA_UNITS:
         value = abs(seconds) / per_unit
