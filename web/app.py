@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import Receive, Scope, Send
 
 from adapters import REGISTRY
 from adapters.base import Adapter, MediaSource
@@ -37,7 +38,18 @@ log = logging.getLogger("onethread")
 SHUTDOWN_GRACE_SECONDS = 35
 
 
-def create_app(settings: CoreSettings | None = None) -> FastAPI:
+class App(FastAPI):
+    ingress: webhooks.WebhookIngress
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Provider webhooks skip FastAPI's middleware and router (see web.routes.webhooks).
+        if self.ingress.serves(scope):
+            await self.ingress(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: CoreSettings | None = None) -> App:
     settings = settings or CoreSettings()
     adapters = load_adapters()
 
@@ -73,14 +85,14 @@ def create_app(settings: CoreSettings | None = None) -> FastAPI:
             await hub.stop()
             await engine.dispose()
 
-    app = FastAPI(title="onethread", version=__version__, lifespan=lifespan,
-                  description="One conversation thread per customer, across every channel.")
+    app = App(title="onethread", version=__version__, lifespan=lifespan,
+              description="One conversation thread per customer, across every channel.")
     app.state.adapters = adapters
     errors.install(app)
     # Outermost, so the figure covers routing, dependencies and error handling too.
     app.add_middleware(ServerTiming)
-    # Webhooks first: routes are matched in order, and providers send most of the requests.
-    app.include_router(webhooks.router(adapters, limit=settings.max_request_bytes))
+    app.ingress = webhooks.WebhookIngress(adapters, limit=settings.max_request_bytes, state=app.state)
+    app.include_router(app.ingress.router())
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(ui.router)

@@ -6,7 +6,7 @@ import json
 import mimetypes
 import re
 from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -14,7 +14,16 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from adapters.base import BadPayload, BadSignature, CheckFailed, FetchedFile, FetchFailed, RawRequest, RawResponse
+from adapters.base import (
+    BadPayload,
+    BadSignature,
+    CheckFailed,
+    FetchedFile,
+    FetchFailed,
+    RawRequest,
+    RawResponse,
+    parse_form,
+)
 from adapters.download import download
 from adapters.whatsapp.settings import WhatsAppSettings
 from inbox.channels import AddressKind, Channel
@@ -223,10 +232,7 @@ def _header(raw: RawRequest, name: str) -> str:
 def _form(raw: RawRequest) -> dict[str, list[str]]:
     if raw.form or not raw.body:
         return raw.form
-    try:
-        return parse_qs(raw.body.decode("utf-8"), keep_blank_values=True)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadPayload("the form is not UTF-8 url-encoded") from error
+    return parse_form(raw.body)
 
 
 def _field(form: dict[str, list[str]], name: str) -> str | None:

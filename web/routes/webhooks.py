@@ -1,14 +1,34 @@
-"""Every provider webhook, one code path: verify → parse → ingest → commit → acknowledge."""
+"""Every provider webhook, one code path: verify → parse → ingest → commit → acknowledge.
+
+Webhooks are most of the requests a busy shop's server sees, and they need nothing FastAPI
+adds: no dependencies to solve, no schema, no session, no templates. So they are plain ASGI,
+and `web.app.App` hands a webhook path to `WebhookIngress` before FastAPI's middleware and
+router, which cost twice the handler's own work per request. The routes are still registered
+(served by the same ingress) so the route table lists them.
+"""
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from adapters.base import Adapter, BadPayload, BadSignature, Enriching, Handshake, RawRequest, RawResponse
+from adapters.base import (
+    Adapter,
+    BadPayload,
+    BadSignature,
+    Enriching,
+    Handshake,
+    RawRequest,
+    RawResponse,
+    parse_form,
+)
 from inbox.errors import Invalid
 from inbox.events import InboundEvent
 from inbox.ingest_queue import IngestWriter
@@ -23,29 +43,46 @@ class TooLarge(Exception):
     pass
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+class _ClientGone(Exception):
+    pass
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, refused as soon as it is known to exceed the limit (never read whole)."""
-    declared = request.headers.get("content-length")
+    declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone()
+        body += message.get("body", b"")
+        if len(body) > limit:
             raise TooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return body
 
 
-def _form(request: Request, body: bytes) -> dict[str, list[str]]:
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    # ASGI servers give names lower-cased; the first of a repeated header wins, as in Starlette.
+    headers: dict[str, str] = {}
+    for key, value in scope["headers"]:
+        headers.setdefault(key.decode("latin-1"), value.decode("latin-1"))
+    return headers
+
+
+def _form(headers: dict[str, str], body: bytes) -> dict[str, list[str]]:
+    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         return {}
-    try:
-        # Blank values stay: Twilio signs "Body" + "" too.
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadPayload("the form is not UTF-8 url-encoded") from error
+    return parse_form(body)
 
 
 async def _enriched(adapter: Enriching, channel: str, events: list[InboundEvent]) -> list[InboundEvent]:
@@ -59,54 +96,96 @@ async def _enriched(adapter: Enriching, channel: str, events: list[InboundEvent]
         return events
 
 
-def _reply(response: RawResponse) -> Response:
-    return Response(response.body, status_code=response.status, media_type=response.media_type)
+def _json(status: int, detail: str) -> RawResponse:
+    return RawResponse(status, json.dumps({"detail": detail}), "application/json")
 
 
-def handler(adapter: Adapter, limit: int) -> Callable[[Request], Awaitable[Response]]:
-    # Asked once: a runtime Protocol check per request is not free.
-    enriching = adapter if isinstance(adapter, Enriching) else None
+class _Endpoint:
+    """One adapter's webhook paths."""
 
-    async def handle(request: Request) -> Response:
+    def __init__(self, adapter: Adapter, limit: int, state: Any) -> None:
+        self.adapter = adapter
+        self.limit = limit
+        self.state = state
+        # Asked once: a runtime Protocol check per request is not free.
+        self.enriching = adapter if isinstance(adapter, Enriching) else None
+        self.handshake = adapter if isinstance(adapter, Handshake) else None
+
+    async def handle(self, scope: Scope, receive: Receive) -> RawResponse:
+        adapter = self.adapter
         if not adapter.configured:
             log.warning("webhook for %s received but the channel is not configured; answering 404", adapter.channel)
-            return JSONResponse({"detail": f"{adapter.channel} is not configured"}, status_code=404)
+            return _json(404, f"{adapter.channel} is not configured")
+        method = scope["method"]
+        if method not in ("POST", "GET") or (method == "GET" and self.handshake is None):
+            return RawResponse(405, "method not allowed")
         try:
-            body = await read_body(request, limit)
-            query_string = request.scope["query_string"].decode("latin-1")
+            body = await _read_body(scope, receive, self.limit)
+            headers = _headers(scope)
+            query_string = scope["query_string"].decode("latin-1")
             # Parsing an empty query string is not free, and providers' POSTs rarely carry one.
-            raw = RawRequest(method=request.method, path=request.scope["path"], headers=dict(request.headers),
-                             query=dict(request.query_params) if query_string else {},
-                             query_string=query_string, body=body, form=_form(request, body))
-            if request.method == "GET":
-                if isinstance(adapter, Handshake):
-                    return _reply(adapter.handshake(raw))
-                return PlainTextResponse("method not allowed", status_code=405)
+            # The last of a repeated name wins, as in Starlette's query_params.
+            query = ({name: values[-1] for name, values in parse_qs(query_string, keep_blank_values=True).items()}
+                     if query_string else {})
+            raw = RawRequest(method=method, path=scope["path"], headers=headers, query=query,
+                             query_string=query_string, body=body, form=_form(headers, body))
+            if self.handshake is not None and method == "GET":
+                return self.handshake.handshake(raw)
             adapter.verify(raw)
             events = adapter.parse(raw)
-            if enriching is not None:
-                events = await _enriched(enriching, adapter.channel, events)
-            writer: IngestWriter = request.app.state.ingest_writer
+            if self.enriching is not None:
+                events = await _enriched(self.enriching, adapter.channel, events)
+            writer: IngestWriter = self.state.ingest_writer
             await writer.submit(events)
         except TooLarge:
-            return JSONResponse({"detail": f"body larger than {limit} bytes"}, status_code=413)
+            return _json(413, f"body larger than {self.limit} bytes")
         except BadSignature as error:
             log.warning("%s webhook refused: %s", adapter.channel, error)
-            return JSONResponse({"detail": "signature missing or invalid"}, status_code=403)
+            return _json(403, "signature missing or invalid")
         except (BadPayload, Invalid) as error:
-            return JSONResponse({"detail": str(error)}, status_code=400)
-        return _reply(adapter.acknowledge(raw))
-
-    return handle
+            return _json(400, str(error))
+        return adapter.acknowledge(raw)
 
 
-def router(adapters: list[Adapter], *, limit: int) -> APIRouter:
-    routes = APIRouter(tags=["webhooks"])
-    for adapter in adapters:
-        methods = ["POST", "GET"] if isinstance(adapter, Handshake) else ["POST"]
-        for path in adapter.paths:
-            # A plain Starlette route: the handler reads the request itself, so FastAPI's
-            # dependency solving would be per-request work for nothing.
-            routes.add_route(path, handler(adapter, limit), methods=methods, include_in_schema=False,
-                             name=f"webhook:{adapter.channel}:{path}")
-    return routes
+class WebhookIngress:
+    """The ASGI app behind every webhook path (see the module's note)."""
+
+    def __init__(self, adapters: Sequence[Adapter], *, limit: int, state: Any) -> None:
+        self.endpoints = {path: _Endpoint(adapter, limit, state) for adapter in adapters for path in adapter.paths}
+
+    def serves(self, scope: Scope) -> bool:
+        return scope["type"] == "http" and scope["path"] in self.endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            response = await self.endpoints[scope["path"]].handle(scope, receive)
+        except _ClientGone:
+            return
+        except Exception:
+            # Nothing was committed for this request (the writer answers only after its commit),
+            # so the provider's retry is safe.
+            log.exception("webhook %s failed", scope["path"])
+            response = _json(500, "internal error; the provider may retry")
+        await _send(send, response, started)
+
+    def router(self) -> APIRouter:
+        """The webhook routes for the route table, served by this ingress."""
+        routes = APIRouter(tags=["webhooks"])
+        for path, endpoint in self.endpoints.items():
+            methods = ["POST", "GET"] if endpoint.handshake is not None else ["POST"]
+            routes.routes.append(Route(path, self, methods=methods, include_in_schema=False,
+                                       name=f"webhook:{endpoint.adapter.channel}:{path}"))
+        return routes
+
+
+async def _send(send: Send, response: RawResponse, started: float) -> None:
+    body = response.body.encode()
+    media_type = response.media_type
+    if media_type.startswith("text/"):
+        media_type += "; charset=utf-8"
+    elapsed = (time.perf_counter() - started) * 1000
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"server-timing", f"app;dur={elapsed:.2f}".encode())]})
+    await send({"type": "http.response.body", "body": body})
