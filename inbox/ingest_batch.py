@@ -8,11 +8,13 @@ through ingest() on its own, in arrival order, after the run before it is writte
 ends as if the events had been ingested one by one.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,7 +22,7 @@ from inbox import channel_activity
 from inbox.customers import service as customers
 from inbox.customers.addresses import normalize
 from inbox.customers.models import Customer, Identity
-from inbox.db import table_of, utcnow
+from inbox.db import one_of, table_of, utcnow
 from inbox.errors import Invalid
 from inbox.events import ContactShared, Direction, InboundEvent, InboundMessage, LinkOpened
 from inbox.ingest import MATCHABLE, Duplicate, IngestConfig, Ingested, case_line, ingest, new_message
@@ -60,7 +62,7 @@ class _Known:
 
     senders: dict[_Key, _Sender]
     threads: dict[int, Thread]  # by customer id; the session's own objects, so they stay current
-    stored: set[_Key]  # (channel, provider id) stored before or earlier in the batch
+    stored: set[_Key]  # (channel, provider id) seen earlier in the batch
     # (kind, address) of every phone and email some identity has, on any channel, or a newcomer
     # claimed in this batch: writing from one joins or suggests a customer, which ingest() decides.
     elsewhere: set[_Key]
@@ -166,38 +168,38 @@ def _named(name: str | None) -> bool:
     return bool(name and name.strip())
 
 
-# Built once: constructing and cache-keying a statement per batch costs more than running it.
-_SENDERS = (
+# Built once per database: constructing and cache-keying a statement per batch costs more than running it.
+@functools.cache
+def _senders(dialect: str) -> Select[Any]:
     # With the customer's thread: on PostgreSQL each statement is a round trip that the whole
     # batch, and every webhook in it, waits for.
-    select(_IDENTITIES.c.channel, _IDENTITIES.c.address, _IDENTITIES.c.id.label("identity_id"),
-           _IDENTITIES.c.customer_id, _IDENTITIES.c.verified, _CUSTOMERS.c.name, Thread)
-    .select_from(_IDENTITIES)
-    .join(_CUSTOMERS, _CUSTOMERS.c.id == _IDENTITIES.c.customer_id)
-    .outerjoin(Thread, col(Thread.customer_id) == _IDENTITIES.c.customer_id)
-    # channel IN … AND address IN … rides the (channel, address) index on both databases; the
-    # few cross pairs it also matches are dropped by the caller.
-    .where(_IDENTITIES.c.channel.in_(bindparam("channels", expanding=True)),
-           _IDENTITIES.c.address.in_(bindparam("addresses", expanding=True)))
-)
-_ELSEWHERE = select(_IDENTITIES.c.kind, _IDENTITIES.c.address).where(
-    _IDENTITIES.c.kind.in_(bindparam("kinds", expanding=True)),
-    _IDENTITIES.c.address.in_(bindparam("addresses", expanding=True)))
-_STORED = select(_MESSAGES.c.channel, _MESSAGES.c.provider_id).where(
-    _MESSAGES.c.channel.in_(bindparam("channels", expanding=True)),
-    _MESSAGES.c.provider_id.in_(bindparam("provider_ids", expanding=True)))
+    return (
+        select(_IDENTITIES.c.channel, _IDENTITIES.c.address, _IDENTITIES.c.id.label("identity_id"),
+               _IDENTITIES.c.customer_id, _IDENTITIES.c.verified, _CUSTOMERS.c.name, Thread)
+        .select_from(_IDENTITIES)
+        .join(_CUSTOMERS, _CUSTOMERS.c.id == _IDENTITIES.c.customer_id)
+        .outerjoin(Thread, col(Thread.customer_id) == _IDENTITIES.c.customer_id)
+        # channel IN … AND address IN … rides the (channel, address) index on both databases; the
+        # few cross pairs it also matches are dropped by the caller.
+        .where(one_of(_IDENTITIES.c.channel, "channels", dialect), one_of(_IDENTITIES.c.address, "addresses", dialect))
+    )
+
+
+@functools.cache
+def _elsewhere(dialect: str) -> Select[Any]:
+    return select(_IDENTITIES.c.kind, _IDENTITIES.c.address).where(
+        one_of(_IDENTITIES.c.kind, "kinds", dialect), one_of(_IDENTITIES.c.address, "addresses", dialect))
 
 
 async def _read(session: AsyncSession, events: Sequence[InboundEvent], addresses: Sequence[str | None]) -> _Known:
     pairs = {(str(event.channel), address) for event, address in zip(events, addresses, strict=True)
              if isinstance(event, InboundMessage) and address is not None}
-    keys = {(str(event.channel), event.provider_id) for event in events if isinstance(event, InboundMessage)}
+    dialect = session.get_bind().dialect.name
     senders: dict[_Key, _Sender] = {}
     threads: dict[int, Thread] = {}
-    stored: set[_Key] = set()
     elsewhere: set[_Key] = set()
     if pairs:
-        found = [row for row in (await session.execute(_SENDERS, {
+        found = [row for row in (await session.execute(_senders(dialect), {
             "channels": sorted({channel for channel, _ in pairs}),
             "addresses": sorted({address for _, address in pairs})})) if (row.channel, row.address) in pairs]
         senders = {(row.channel, row.address): _Sender(row.identity_id, row.customer_id, bool(row.verified),
@@ -208,14 +210,12 @@ async def _read(session: AsyncSession, events: Sequence[InboundEvent], addresses
                  if isinstance(event, InboundMessage) and address is not None and event.sender.kind in MATCHABLE
                  and (str(event.channel), address) not in senders}
     if matchable:
-        rows = await session.execute(_ELSEWHERE, {"kinds": sorted({kind for kind, _ in matchable}),
+        rows = await session.execute(_elsewhere(dialect), {"kinds": sorted({kind for kind, _ in matchable}),
                                                   "addresses": sorted({address for _, address in matchable})})
         elsewhere = {(row.kind, row.address) for row in rows}
-    if keys:
-        rows = await session.execute(_STORED, {"channels": sorted({channel for channel, _ in keys}),
-                                               "provider_ids": sorted({provider_id for _, provider_id in keys})})
-        stored = {(row.channel, row.provider_id) for row in rows} & keys
-    return _Known(senders, threads, stored, elsewhere)
+    # What was stored before is not asked: the fast path's INSERT skips it (ON CONFLICT DO NOTHING)
+    # and ingest() looks first. A round trip less per batch on PostgreSQL.
+    return _Known(senders, threads, set(), elsewhere)
 
 
 async def _store(session: AsyncSession, run: Sequence[_Fast], results: list[Ingested | None], known: _Known) -> None:
@@ -235,12 +235,15 @@ async def _store(session: AsyncSession, run: Sequence[_Fast], results: list[Inge
         entries.append((thread, new_message(fast.event, identity_id=sender.identity_id, reply_to_id=None)))
         touches.append((sender.identity_id, at))
     message_ids = await messages.append_many(session, entries, before=before)
-    if None in message_ids:
-        # Another connection stored one of these since _read: start over one request at a time.
-        raise Duplicate()
     await customers.touch_inbound_many(session, touches)
     # Each message is the last entry of its own (a newcomer's case line comes before it).
     for fast, message_id in zip(run, _each_last(run, message_ids), strict=True):
+        if message_id is None:
+            if fast.first:
+                # Another connection stored it, and so its sender, since _read: start over one request at a time.
+                raise Duplicate()
+            results[fast.index] = Ingested("duplicate")  # a provider's retry of a stored message
+            continue
         sender, thread = _resolved(fast)
         results[fast.index] = Ingested("stored", message_id, sender.customer_id, thread.id)
 

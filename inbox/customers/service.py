@@ -277,5 +277,9 @@ async def touch_inbound(session: AsyncSession, identity_id: int, at: datetime) -
 async def touch_inbound_many(session: AsyncSession, touches: Sequence[tuple[int, datetime]]) -> None:
     """Start each identity's messaging window; for one identity touched twice, the later touch wins."""
     # Core, not ORM: the ORM's UPDATE would also sync every loaded Identity, once per message.
-    if touches:
-        await session.execute(_TOUCH_INBOUND, [{"identity_id": identity_id, "at": at} for identity_id, at in touches])
+    # One row each, in id order: concurrent ingest transactions on PostgreSQL lock the same rows
+    # in the same order, so they wait for each other instead of deadlocking.
+    latest = dict(touches)
+    if latest:
+        await session.execute(_TOUCH_INBOUND, [{"identity_id": identity_id, "at": latest[identity_id]}
+                                               for identity_id in sorted(latest)])

@@ -185,9 +185,10 @@ async def _touch_threads(session: AsyncSession, touches: Sequence[tuple[Thread, 
             values["last_inbound_channel"] = touch.channel
     if not summaries:
         return
-    # One constant statement for every thread: the same SQL, cached, whatever changed.
-    await session.execute(_TOUCH_THREAD, [{"thread_id": thread_id, **values}
-                                          for thread_id, (_, values) in summaries.items()])
+    # One constant statement for every thread: the same SQL, cached, whatever changed. In id order,
+    # so concurrent transactions on PostgreSQL lock threads in the same order (no deadlock).
+    await session.execute(_TOUCH_THREAD, [{"thread_id": thread_id, **summaries[thread_id][1]}
+                                          for thread_id in sorted(summaries)])
     for thread, values in summaries.values():
         for key in _SUMMARY:
             # Mirror the row without marking the object dirty: the UPDATE above already wrote it.

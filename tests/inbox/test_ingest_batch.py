@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.event import listen, remove
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -187,9 +188,10 @@ class TestIngestMany:
         assert stored == "read"
 
 class TestIngestWriter:
-    async def test_provider_retries_are_stored_once(self, sessions, session, ingest_config):
+    @pytest.mark.parametrize("lanes", [1, 2])
+    async def test_provider_retries_are_stored_once(self, sessions, session, ingest_config, lanes: int):
         await _seed(sessions, ingest_config, 1)
-        writer = IngestWriter(sessions, ingest_config)
+        writer = IngestWriter(sessions, ingest_config, lanes=lanes)
         await writer.start()
         try:
             events = [_says(1, who, f"{who}-{n}", 200 + n) for n in range(20) for who in "abd"]
@@ -205,6 +207,38 @@ class TestIngestWriter:
         inbound = (await session.execute(
             select(func.count()).select_from(Message).where(Message.direction == "inbound"))).scalar_one()
         assert inbound == 3 + 60
+
+    async def test_with_two_lanes_each_customer_has_one_thread_in_arrival_order_and_the_counts_hold(
+            self, sessions, session, ingest_config):
+        await _seed(sessions, ingest_config, 1)
+        writer = IngestWriter(sessions, ingest_config, lanes=2)  # PostgreSQL's own; one connection on SQLite
+        await writer.start()
+        try:
+            # Known senders (a, b), a resolved one (c) and newcomers (e-h), all writing at once, in waves.
+            for wave in range(4):
+                await asyncio.gather(*(writer.submit([_says(1, who, f"{who}-{wave}-{n}", 10 + wave * 5 + n)])
+                                       for n in range(5) for who in "abcefgh"))
+        finally:
+            await writer.stop()
+        rows = (await session.execute(select(Customer.id, Message.text).join(Thread, Thread.customer_id == Customer.id)
+                                      .join(Message, Message.thread_id == Thread.id)
+                                      .where(Message.direction == "inbound")
+                                      .order_by(Message.at, Message.id))).all()
+        by_customer: dict[int, list[str]] = {}
+        for customer_id, text in rows:
+            by_customer.setdefault(customer_id, []).append(text)
+        assert len(by_customer) == 7
+        for texts in by_customer.values():
+            who = texts[-1][0]
+            written = [f"{who}-{wave}-{n}" for wave in range(4) for n in range(5)]
+            assert [text for text in texts if "-" in text] == written
+        open_threads = (await session.execute(select(func.count()).select_from(Thread)
+                                              .where(Thread.status == "open"))).scalar_one()
+        on_whatsapp = (await session.execute(select(func.count()).select_from(Thread).where(
+            Thread.status == "open", Thread.last_inbound_channel == "whatsapp"))).scalar_one()
+        counters = await _counters(session)
+        assert (open_threads, on_whatsapp) == (7, 7)
+        assert (counters[("open", 0)], counters[("channel", "whatsapp")]) == (7, 7)
 
 
 def _newcomer(world: int, who: str, text: str, minute: int, *, channel: Channel = Channel.whatsapp,
