@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import JSON, Column, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,14 +106,20 @@ class LocalHub:
 _STOP: dict[str, Any] = {}
 
 
+def live_channel(redis_url: str) -> str:
+    """The pub/sub channel of the installation on this Redis database. Redis's pub/sub ignores the
+    database number, so two installations sharing one server (on /0 and /1) would hear each other."""
+    database = urlsplit(redis_url).path.strip("/") or "0"
+    return f"onethread:{database}:live"
+
+
 class RedisHub(LocalHub):
     """Publishes through Redis pub/sub so every app process sees every process's events."""
-
-    channel = "onethread:live"
 
     def __init__(self, url: str) -> None:
         super().__init__()
         self._url = url
+        self.channel = live_channel(url)
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = asyncio.Event()

@@ -72,3 +72,21 @@ class TestRedisHub:
         finally:
             await publisher.stop()
             await listener.stop()
+
+    async def test_installations_on_two_databases_of_one_redis_do_not_hear_each_other(self, engine) -> None:  # type: ignore[no-untyped-def]
+        base = TEST_REDIS_URL.rsplit("/", 1)[0]
+        ours, theirs = RedisHub(f"{base}/14"), RedisHub(f"{base}/15")
+        await ours.start()
+        await theirs.start()
+        try:
+            heard_by_them, heard_by_us = theirs.subscribe(), ours.subscribe()
+            async with transaction(make_sessionmaker(engine, hub=ours)) as session:
+                event_id = await emit(session, "message.created", thread_id=7)
+            while (await heard_by_us.get(wait=5))["id"] != event_id:
+                pass
+            with pytest.raises(asyncio.TimeoutError):
+                while True:
+                    assert (await heard_by_them.get(wait=0.5))["id"] != event_id
+        finally:
+            await ours.stop()
+            await theirs.stop()
