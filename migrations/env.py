@@ -2,6 +2,7 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import inbox.models  # noqa: F401  (registers every table)
@@ -11,6 +12,9 @@ from inbox.db import make_engine, metadata
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# Any constant of our own: the key of the advisory lock migrations hold on PostgreSQL.
+_MIGRATION_LOCK = 0x6F6E657468726561  # "onethrea"
 
 # Objects only the migrations know (FTS5 shadow tables, the tsvector column) stay out of autogenerate.
 _UNMODELLED = {"search_fts"}
@@ -30,6 +34,10 @@ def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, include_object=_include,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # N servers behind a load balancer start together, each migrating: one does, the others
+            # wait here and then find the schema at head. (SQLite's BEGIN IMMEDIATE already serialises.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -1,6 +1,8 @@
 """Alembic is the only way the schema is made: head matches the models, and every step reverses."""
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 from alembic import command
@@ -33,6 +35,17 @@ def test_downgrade_to_base_and_back_to_head(migrated_url: str) -> None:
     assert {"customer", "identity", "thread", "message", "order"} <= _tables(migrated_url)
     command.check(config)
 
+
+def test_processes_starting_together_migrate_once(migrated_url: str) -> None:
+    # N servers behind a load balancer start at the same moment, each running `upgrade head`
+    # (processes: Alembic's context is global, so threads of one process could not show it).
+    command.downgrade(alembic_config(migrated_url), "base")
+    command_line = [sys.executable, "-c", f"from inbox.migrate import upgrade; upgrade({migrated_url!r})"]
+    starting = [subprocess.Popen(command_line, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for process in starting:
+        _, errors = process.communicate(timeout=120)
+        assert process.returncode == 0, errors
+    command.check(alembic_config(migrated_url))
 
 
 def _tables(url: str) -> set[str]:
