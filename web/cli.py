@@ -1,22 +1,27 @@
 """The onethread command: serve everything in one process, migrate, seed the demo, make users and tokens."""
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox import __version__
+from inbox import backup as backup_files
 from inbox.agents import service as agents
 from inbox.agents.models import Role
 from inbox.config import CoreSettings
-from inbox.db import make_engine, make_sessionmaker, transaction
+from inbox.db import is_sqlite, make_engine, make_sessionmaker, transaction
 from inbox.demo import DemoSummary, seed
 from inbox.errors import DomainError
 from inbox.files import FileStore
@@ -219,6 +224,68 @@ def telegram_link(
 
 
 @app.command()
+def backup(
+    folder: Annotated[Path | None, typer.Argument(
+        help="Where to write it; default DATA_DIR/backups/<date-time>. Reuse a folder to copy only new files.")] = None,
+) -> None:
+    """Back up the database and the attachments while the server runs (SQLite); on PostgreSQL, the attachments."""
+    settings = _settings()
+    target = folder or settings.data_dir / "backups" / datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    target.mkdir(parents=True, exist_ok=True)
+    database = settings.resolved_database_url
+    with _errors_as_messages(settings), _progress() as progress:
+        if is_sqlite(database):
+            pages = progress.add_task("database", total=None)
+            copied_pages = backup_files.copy_database(
+                _sqlite_path(database), target / backup_files.DATABASE_FILE,
+                progress=lambda done, total: progress.update(pages, completed=done, total=total))
+        files = progress.add_task("attachments", total=None)
+        copied, kept = backup_files.copy_files(
+            settings.attachments_dir, target / backup_files.ATTACHMENTS_DIR,
+            progress=lambda done, total: progress.update(files, completed=done, total=total))
+    if is_sqlite(database):
+        out.print(f"[green]✓[/] Database: {copied_pages:,} pages → {target / backup_files.DATABASE_FILE}")
+    out.print(f"[green]✓[/] Attachments: {copied:,} copied, {kept:,} already there → "
+              f"{target / backup_files.ATTACHMENTS_DIR}")
+    if not is_sqlite(database):
+        out.print("[yellow]![/] The database is PostgreSQL: back it up with its own tool, e.g.")
+        out.print(f"  pg_dump --format=custom --file={target / 'onethread.dump'} '{_plain_url(settings)}'")
+
+
+@app.command()
+def restore(
+    folder: Annotated[Path, typer.Argument(help="A folder `onethread backup` wrote.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask before replacing the database.")] = False,
+) -> None:
+    """Put a backup back: the database (SQLite) and the attachments. Stop every onethread process first."""
+    settings = _settings()
+    database = settings.resolved_database_url
+    try:
+        backup_files.check_backup(folder, database=is_sqlite(database))
+    except backup_files.NoBackupHere as error:
+        _fail(str(error))
+    if is_sqlite(database) and not yes:
+        typer.confirm(f"Replace the database at {_sqlite_path(database)} with the backup's?", abort=True)
+    with _errors_as_messages(settings), _progress() as progress:
+        if is_sqlite(database):
+            pages = progress.add_task("database", total=None)
+            backup_files.copy_database(folder / backup_files.DATABASE_FILE, _sqlite_path(database),
+                                       progress=lambda done, total: progress.update(pages, completed=done, total=total))
+        files = progress.add_task("attachments", total=None)
+        copied, kept = backup_files.copy_files(
+            folder / backup_files.ATTACHMENTS_DIR, settings.attachments_dir,
+            progress=lambda done, total: progress.update(files, completed=done, total=total))
+        # A backup from an older version is brought up to this one's schema.
+        upgrade(database)
+    if is_sqlite(database):
+        out.print(f"[green]✓[/] Database restored to {_sqlite_path(database)} and migrated to this version.")
+    else:
+        out.print("[yellow]![/] The database is PostgreSQL: restore it with its own tool, e.g.")
+        out.print(f"  pg_restore --clean --if-exists --dbname='{_plain_url(settings)}' {folder / 'onethread.dump'}")
+    out.print(f"[green]✓[/] Attachments: {copied:,} copied, {kept:,} already there.")
+
+
+@app.command()
 def version() -> None:
     """Print the installed version."""
     print(f"onethread {__version__}")
@@ -266,6 +333,22 @@ def _public_url(host: str, port: int) -> str:
     return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
 
 
+def _sqlite_path(url: str) -> Path:
+    return Path(make_url(url).database or "")
+
+
+def _plain_url(settings: CoreSettings) -> str:
+    # What pg_dump understands: no SQLAlchemy driver name, and no password on screen.
+    return _safe_url(settings).replace("postgresql+asyncpg://", "postgresql://")
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=out, transient=True) as progress:
+        yield progress
+
+
 def _safe_url(settings: CoreSettings) -> str:
     return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
 
@@ -282,7 +365,7 @@ def _errors_as_messages(settings: CoreSettings) -> Iterator[None]:
         yield
     except DomainError as error:
         _fail(str(error))
-    except (SQLAlchemyError, OSError) as error:
+    except (SQLAlchemyError, OSError, sqlite3.Error) as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         _fail(f"cannot use the database at {_safe_url(settings)}: {reason}")
 

@@ -144,3 +144,27 @@ async def _run_async(args: list[str], *, env: dict[str, str], cwd: Path) -> subp
                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), 120)
     return subprocess.CompletedProcess(args, process.returncode or 0, out.decode(), err.decode())
+
+
+class TestBackupAndRestore:
+    def test_a_backup_restored_into_a_new_data_folder_brings_the_shop_back(self, cli_env, tmp_path) -> None:
+        seeded = onethread("demo", env=cli_env, cwd=tmp_path)
+        assert seeded.returncode == 0, seeded.stderr
+        taken = onethread("backup", str(tmp_path / "backup"), env=cli_env, cwd=tmp_path)
+        assert taken.returncode == 0, taken.stderr
+        assert "Attachments:" in taken.stdout
+        fresh = {**cli_env, "DATA_DIR": str(tmp_path / "fresh" / "data")}
+        if TEST_DATABASE_URL:
+            # The PostgreSQL database is pg_dump's to copy; the command says so and copies the files.
+            assert "pg_dump --format=custom" in taken.stdout and "postgres@" in taken.stdout
+            return
+        fresh.pop("DATABASE_URL")
+        restored = onethread("restore", str(tmp_path / "backup"), "--yes", env=fresh, cwd=tmp_path)
+        assert restored.returncode == 0, restored.stderr
+        again = onethread("demo", env=fresh, cwd=tmp_path)
+        assert "already seeded" in again.stdout
+
+    def test_restoring_from_a_folder_without_a_backup_says_so(self, cli_env, tmp_path) -> None:
+        done = onethread("restore", str(tmp_path / "nothing-here"), "--yes", env=cli_env, cwd=tmp_path)
+        assert done.returncode == 1
+        assert "holds no onethread backup" in done.stderr and "Traceback" not in done.stderr
