@@ -218,6 +218,15 @@ async def by_provider_id(session: AsyncSession, *, channel: Channel | str, provi
     )).scalar_one_or_none()
 
 
+async def last_inbound(session: AsyncSession, *, thread_id: int, channel: Channel | str) -> Message | None:
+    """The customer's newest message in the thread on this channel: what a reply there answers."""
+    return (await session.execute(
+        select(Message).where(col(Message.thread_id) == thread_id, col(Message.channel) == str(channel),
+                              col(Message.direction) == str(Direction.inbound))
+        .order_by(col(Message.at).desc(), col(Message.id).desc()).limit(1)
+    )).scalar_one_or_none()
+
+
 _MESSAGES = table_of(Message)
 _PROVIDER_ID_STORED = select(_MESSAGES.c.id).where(_MESSAGES.c.channel == bindparam("channel"),
                                                    _MESSAGES.c.provider_id == bindparam("provider_id"))
