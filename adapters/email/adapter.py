@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import aiosmtplib
 
 from adapters.base import BadPayload, CheckFailed, RawRequest, RawResponse
-from adapters.email import automatic, history, mime
+from adapters.email import automatic, history, imap, mime
 from adapters.email.compose import compose
 from adapters.email.settings import EmailSettings
 from inbox.channels import AddressKind, Channel
@@ -172,8 +172,18 @@ class Adapter:
         }
 
     async def check(self) -> str:
+        """The relay replies go through, and the IMAP mailbox when one is set."""
         if not self.configured:
             raise CheckFailed(f"not configured: {NOT_CONFIGURED.split(': ', 1)[1]}")
+        relay = await self._check_relay()
+        if not self.settings.polling:
+            return relay
+        try:
+            return f"{relay}; {await imap.check(self.settings, seconds=self.settings.smtp_timeout_seconds)}"
+        except imap.ImapFailed as error:
+            raise CheckFailed(f"{relay}, but IMAP: {error}") from error
+
+    async def _check_relay(self) -> str:
         settings = self.settings
         options = self._connection()
         client = aiosmtplib.SMTP(hostname=options["hostname"], port=options["port"], use_tls=options["use_tls"],

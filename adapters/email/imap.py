@@ -96,39 +96,11 @@ class Poller:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.imap_poll_seconds)
 
-    async def check(self) -> str:
-        client = await self._connect()
-        try:
-            await self._examine(client)
-        finally:
-            await asyncio.wait_for(client.logout(), self._timeout)
-        return f"IMAP {self.settings.imap_host}:{self.settings.imap_port} mailbox {self.settings.imap_mailbox}"
-
     async def _connect(self) -> aioimaplib.IMAP4:
-        s = self.settings
-        try:
-            client = (aioimaplib.IMAP4_SSL(s.imap_host, s.imap_port, timeout=self._timeout,
-                                           ssl_context=self._ssl_context or ssl.create_default_context())
-                      if s.imap_ssl else aioimaplib.IMAP4(s.imap_host, s.imap_port, timeout=self._timeout))
-            await client.wait_hello_from_server()
-            login = await client.login(s.imap_user, s.imap_password.get_secret_value())
-        except (OSError, TimeoutError, aioimaplib.AioImapException) as error:
-            raise ImapFailed(f"{s.imap_host}:{s.imap_port} could not be reached: {type(error).__name__} {error}"
-                             ) from error
-        if login.result != "OK":
-            raise ImapFailed(f"{s.imap_host} refused IMAP_USER/IMAP_PASSWORD: {_said(login.lines)}")
-        return client
+        return await _connect(self.settings, seconds=self._timeout, ssl_context=self._ssl_context)
 
     async def _examine(self, client: aioimaplib.IMAP4) -> int:
-        # EXAMINE, not SELECT: read-only, so polling never changes the shop's mailbox.
-        found = await client.examine(self.settings.imap_mailbox)
-        if found.result != "OK":
-            raise ImapFailed(f"mailbox {self.settings.imap_mailbox!r}: {_said(found.lines)}")
-        for line in found.lines:
-            match = _UIDVALIDITY.search(bytes(line))
-            if match:
-                return int(match.group(1))
-        raise ImapFailed(f"mailbox {self.settings.imap_mailbox!r}: the server gave no UIDVALIDITY")
+        return await _examine(client, self.settings.imap_mailbox)
 
     async def _uids_after(self, client: aioimaplib.IMAP4, after: int) -> list[int]:
         found = await client.uid_search(f"UID {after + 1}:*", charset=None)
@@ -150,6 +122,49 @@ class Poller:
                 if match is None or int(match.group(1)) == uid:
                     return bytes(line)
         return None
+
+
+async def check(settings: EmailSettings, *, seconds: float = 30.0) -> str:
+    """One line naming the mailbox the IMAP settings open; ImapFailed when they do not.
+
+    `seconds` bounds each IMAP command."""
+    client = await _connect(settings, seconds=seconds)
+    try:
+        await _examine(client, settings.imap_mailbox)
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.logout(), seconds)
+    return f"IMAP {settings.imap_user}@{settings.imap_host}:{settings.imap_port} {settings.imap_mailbox}"
+
+
+async def _connect(settings: EmailSettings, *, seconds: float,
+                   ssl_context: ssl.SSLContext | None = None) -> aioimaplib.IMAP4:
+    s = settings
+    try:
+        client = (aioimaplib.IMAP4_SSL(s.imap_host, s.imap_port, timeout=seconds,
+                                       ssl_context=ssl_context or ssl.create_default_context())
+                  if s.imap_ssl else aioimaplib.IMAP4(s.imap_host, s.imap_port, timeout=seconds))
+        await client.wait_hello_from_server()
+        login = await client.login(s.imap_user, s.imap_password.get_secret_value())
+    except (OSError, TimeoutError, aioimaplib.AioImapException) as error:
+        raise ImapFailed(f"{s.imap_host}:{s.imap_port} could not be reached: {type(error).__name__} {error}"
+                         ) from error
+    if login.result != "OK":
+        raise ImapFailed(f"{s.imap_host} refused IMAP_USER/IMAP_PASSWORD: {_said(login.lines)}")
+    return client
+
+
+async def _examine(client: aioimaplib.IMAP4, mailbox: str) -> int:
+    # SELECT (aioimaplib searches and fetches only in a SELECTed mailbox); the fetches PEEK, so no
+    # mail is marked read for the people who use the mailbox too.
+    found = await client.select(mailbox)
+    if found.result != "OK":
+        raise ImapFailed(f"mailbox {mailbox!r}: {_said(found.lines)}")
+    for line in found.lines:
+        match = _UIDVALIDITY.search(bytes(line))
+        if match:
+            return int(match.group(1))
+    raise ImapFailed(f"mailbox {mailbox!r}: the server gave no UIDVALIDITY")
 
 
 def _said(lines: list[bytes]) -> str:

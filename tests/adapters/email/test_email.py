@@ -1,6 +1,8 @@
 """Email: every recorded mail parsed into what the inbox keeps; replies sent to a real SMTP relay on loopback."""
 
+import asyncio
 import random
+import smtplib
 import ssl
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -12,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import BadPayload, CheckFailed, RawRequest
-from adapters.email import Adapter
-from adapters.email.adapter import AUTO_REPLY, ENVELOPE_FROM
+from adapters.email import Adapter, smtp
+from adapters.email.adapter import AUTO_REPLY, ENVELOPE_FROM, ENVELOPE_TO
 from adapters.email.settings import EmailSettings
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
@@ -305,3 +307,53 @@ class TestSend:
         with pytest.raises(CheckFailed, match="not configured"):
             await adapter.check()
 
+
+
+class TestListener:
+    """smtp.py on its own: what the sending MTA hears when storing the mail goes wrong."""
+
+    @staticmethod
+    async def _answer(deliver) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
+        handler = smtp.Handler(accepts=EmailSettings(support_addresses="destek@acme.example").accepts,
+                               deliver=deliver)
+        server = await smtp.listen(handler, host="127.0.0.1", port=0, hostname="acme.example", max_bytes=100_000)
+        port = server.sockets[0].getsockname()[1]
+
+        def send() -> tuple[int, bytes]:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                try:
+                    client.sendmail("a@example.net", ["destek@acme.example"],
+                                    fixture_path("email", "plain.eml").read_bytes())
+                except smtplib.SMTPDataError as error:
+                    return error.smtp_code, error.smtp_error
+                return 250, b""
+
+        try:
+            return await asyncio.to_thread(send)
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    async def test_trouble_on_our_side_is_451_so_the_sender_tries_again(self) -> None:
+        async def database_down(raw: RawRequest) -> None:
+            raise ConnectionRefusedError("the database is down")
+
+        code, text = await self._answer(database_down)
+        assert (code, text) == (451, b"4.3.0 Temporary failure on our side: please try again later")
+
+    async def test_a_mail_we_cannot_keep_is_554_with_the_reason_on_one_line(self) -> None:
+        async def refuse(raw: RawRequest) -> None:
+            raise BadPayload("file: larger than\r\n25 MB")
+
+        assert await self._answer(refuse) == (554, b"5.6.0 file: larger than 25 MB")
+
+    async def test_the_handler_hands_over_the_bytes_and_the_envelope(self) -> None:
+        seen: list[RawRequest] = []
+
+        async def keep(raw: RawRequest) -> None:
+            seen.append(raw)
+
+        assert await self._answer(keep) == (250, b"")
+        [raw] = seen
+        assert raw.body == fixture_path("email", "plain.eml").read_bytes()
+        assert raw.headers == {ENVELOPE_FROM: "a@example.net", ENVELOPE_TO: "destek@acme.example"}
