@@ -2,9 +2,11 @@
 replies are caught by an aiosmtpd relay on loopback."""
 
 import asyncio
+import email.policy
 import smtplib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 import httpx
 import pytest
@@ -14,6 +16,7 @@ from typer.testing import CliRunner
 
 from inbox.agents.models import Role
 from inbox.channels import Channel
+from inbox.config import CoreSettings
 from inbox.customers.models import Customer, Identity
 from inbox.db import transaction
 from inbox.messages.models import Attachment, Message
@@ -21,6 +24,7 @@ from inbox.replies import queue_reply
 from inbox.threads import service as threads
 from inbox.threads.models import Status, Thread
 from tests.adapters.conftest import fixture_path
+from tests.conftest import TEST_REDIS_URL
 from tests.fakes.smtp_sink import SmtpSink, running
 from tests.waiting import until
 from tests.web.test_admin import _channels_page, _row
@@ -29,6 +33,8 @@ from tests.web.users import signed_in
 from web.cli import app as cli
 
 LIMIT = 200_000
+# Smaller than a mail may be: a file between the two is refused by the inbox, not by SMTP.
+FILE_LIMIT = 100_000
 SUPPORT = "destek@acme.example"
 
 
@@ -36,6 +42,12 @@ SUPPORT = "destek@acme.example"
 class Mail:
     relay: SmtpSink
     port: int  # the app's listener
+
+
+@pytest.fixture
+def app_settings(db_url: str, tmp_path) -> CoreSettings:  # type: ignore[no-untyped-def]
+    return CoreSettings(data_dir=tmp_path / "data", database_url=db_url, redis_url=TEST_REDIS_URL,
+                        max_attachment_bytes=FILE_LIMIT)
 
 
 @pytest.fixture(autouse=True)
@@ -222,6 +234,17 @@ class TestReceiving:
         page = await thread_page(server, sessions, broken.thread_id)
         assert "Siparişim 1008 eksik geldi." in page and "veri.bin" in page
         assert "This mail arrived damaged: it is shown as well as it could be read." in page
+
+    async def test_a_file_larger_than_the_inbox_keeps_is_refused_554_and_nothing_is_stored(
+            self, mail: Mail, server: str, sessions) -> None:
+        letter = EmailMessage()
+        letter["From"], letter["To"], letter["Subject"] = "ali@example.com", SUPPORT, "Video"
+        letter.set_content("Kutunun videosu ekte.")
+        letter.add_attachment(b"\x00" * (FILE_LIMIT + 1), maintype="video", subtype="mp4", filename="kutu.mp4")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            await deliver(mail, letter.as_bytes(policy=email.policy.SMTP))
+        assert refused.value.smtp_code == 554 and b"larger than 100000 bytes" in refused.value.smtp_error
+        assert await count(sessions, Message) == 0 and await count(sessions, Attachment) == 0
 
     async def test_a_mail_that_names_no_sender_at_all_is_refused_554(self, mail: Mail, server: str,
                                                                      sessions) -> None:
