@@ -39,6 +39,8 @@ ENVELOPE_TO = "x-envelope-to"
 NOT_CONFIGURED = "email is not configured: set SMTP_HOST and SUPPORT_ADDRESSES (or SMTP_FROM)"
 AUTO_REPLY = "email.auto_reply"
 MAX_PROVIDER_ID = 255
+# RFC 5322's line limit, and what the column holds.
+MAX_SUBJECT = 998
 MAX_REPLY_TO = 50
 
 
@@ -107,10 +109,11 @@ class Adapter:
         replying_to = mime.header_ids(message, "In-Reply-To")[:1]
         # Newest last, as ingest looks them up: the mail it answers, then its ancestors.
         reply_to = tuple(dict.fromkeys([*references, *replying_to]))[-MAX_REPLY_TO:]
+        subject = _printable(mime.header(message, "Subject"))[:MAX_SUBJECT]
         return InboundMessage(
             channel=Channel.email, provider_id=_provider_id(message, raw.body),
-            sender=Party(address, AddressKind.email, verified=True, name=name or None),
-            text=text, html=body.html, subject=mime.header(message, "Subject") or None, files=body.files,
+            sender=Party(_printable(address), AddressKind.email, verified=True, name=_printable(name) or None),
+            text=text, html=body.html, subject=subject or None, files=body.files,
             provider_at=_date(mime.header(message, "Date")), reply_to=reply_to,
             direction=Direction.event if reason is not None else Direction.inbound, extra=extra)
 
@@ -243,6 +246,11 @@ def _defects(message: Any) -> list[str]:
         return sorted({type(defect).__name__ for part in message.walk() for defect in part.defects})
     except Exception:
         return ["unreadable structure"]
+
+
+def _printable(text: str) -> str:
+    # Header text is the sender's: no NUL (PostgreSQL text cannot hold it) nor other control characters.
+    return "".join(ch for ch in text if ch.isprintable() or ch == " ").strip()
 
 
 def _address_or_empty(value: str | None) -> str:

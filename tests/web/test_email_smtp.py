@@ -246,6 +246,19 @@ class TestReceiving:
         assert refused.value.smtp_code == 554 and b"larger than 100000 bytes" in refused.value.smtp_error
         assert await count(sessions, Message) == 0 and await count(sessions, Attachment) == 0
 
+    async def test_hostile_headers_are_kept_within_bounds(self, mail: Mail, server: str, sessions) -> None:
+        raw = (b"From: =?utf-8?q?Ay=00=C5=9Fe?= <ayse@example.net>\r\nMessage-ID: <nul@example.net>\r\n"
+               # Folded over many lines, as a long header must be: 2,800 characters in all.
+               b"Subject: " + b"\r\n ".join([b"uzun\x00 konu " * 20] * 10) + b"\r\n\r\nMerhaba\x00 d\xc3\xbcnya\r\n")
+        assert await deliver(mail, raw) == {}
+        [kept] = await stored(sessions, "<nul@example.net>")
+        assert kept.subject is not None and len(kept.subject) == 998 and "\x00" not in kept.subject
+        assert kept.text == "Merhaba dünya" and kept.author_name == "Ayşe"
+        too_long = b"From: " + b"a" * 300 + b"@example.net\r\nSubject: x\r\n\r\nx\r\n"
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            await deliver(mail, too_long)
+        assert refused.value.smtp_code == 554 and b"longer than an email address can be" in refused.value.smtp_error
+
     async def test_a_mail_that_names_no_sender_at_all_is_refused_554(self, mail: Mail, server: str,
                                                                      sessions) -> None:
         with pytest.raises(smtplib.SMTPDataError) as refused:
