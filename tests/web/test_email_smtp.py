@@ -189,6 +189,12 @@ class TestReceiving:
             reply = await queue_reply(session, customer_id=thread.customer_id, channel=Channel.email, text="Yolda")
         [sent] = await mail.relay.wait_for(1)
         ours = sent.message["Message-ID"]
+
+        async def recorded() -> bool:
+            return bool(await stored(sessions, ours))
+
+        # The relay's 250 comes a moment before the worker records the send; a bounce comes later.
+        await until(recorded)
         dsn = eml("bounce__dsn_5_1_1.eml").replace(b"<conv-9a8b7c6d.msg-9001@acme.example>", ours.encode())
         assert await deliver(mail, dsn, sender="") == {}
         [failed] = await stored(sessions, ours)
