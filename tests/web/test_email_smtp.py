@@ -4,6 +4,7 @@ replies are caught by an aiosmtpd relay on loopback."""
 import asyncio
 import email.policy
 import smtplib
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -30,7 +31,9 @@ from tests.waiting import until
 from tests.web.test_admin import _channels_page, _row
 from tests.web.test_cli import _free_port
 from tests.web.users import signed_in
+from web.app import create_app
 from web.cli import app as cli
+from web.email_intake import ListenFailed
 
 LIMIT = 200_000
 # Smaller than a mail may be: a file between the two is refused by the inbox, not by SMTP.
@@ -359,3 +362,13 @@ class TestSetUp:
     async def test_channels_check_reaches_the_relay(self, mail: Mail) -> None:
         done = await asyncio.to_thread(CliRunner().invoke, cli, ["channels", "check"], env={"COLUMNS": "200"})
         assert f"email: SMTP relay 127.0.0.1:{mail.relay.port} (no TLS), replies from {SUPPORT}" in done.output
+
+    async def test_a_listener_port_already_taken_stops_the_start_with_the_reason(
+            self, mail: Mail, app_settings: CoreSettings) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", mail.port))
+            taken.listen()
+            app = create_app(app_settings)
+            with pytest.raises(ListenFailed, match=f"cannot listen for mail on 127.0.0.1:{mail.port}"):
+                async with app.router.lifespan_context(app):
+                    pass
