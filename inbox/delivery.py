@@ -278,14 +278,21 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
     if not current.open and "template" not in given:
         # Queued in time but sent too late (a backlog, retries): the provider would refuse it anyway, later.
         return replace(claim, problem=str(WindowClosed(current)))
-    references = (await session.execute(
+    answered = await session.get(Message, message.reply_to_id) if message.reply_to_id else None
+    if answered is None or answered.thread_id != message.thread_id or not answered.provider_id:
+        answered = None
+    # The conversation up to the message answered, after the ids that message itself named
+    # (its References): the chain an email client threads by.
+    earlier = (await session.execute(
         select(col(Message.provider_id))
         .where(col(Message.thread_id) == message.thread_id, col(Message.channel) == message.channel,
                col(Message.provider_id).is_not(None), col(Message.id) != message.id,
-               col(Message.at) <= message.at)
+               col(Message.at) <= (answered.at if answered else message.at))
         .order_by(col(Message.at).desc(), col(Message.id).desc())
         .limit(MAX_REFERENCES)
     )).scalars().all()
+    named = [str(ref) for ref in answered.references] if answered and isinstance(answered.references, list) else []
+    references = tuple(dict.fromkeys([*named, *(str(ref) for ref in reversed(earlier))]))
     attached = (await session.execute(
         select(Attachment).where(col(Attachment.message_id) == message.id).order_by(col(Attachment.id))
     )).scalars().all()
@@ -299,7 +306,8 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
     extra = {key: given[key] for key in ("tag", "template") if given.get(key)}
     return replace(claim, outbound=OutboundMessage(
         message_id=message.id or 0, channel=channel, to=identity.address, text=message.text,
-        subject=message.subject, html=message.html, references=tuple(str(ref) for ref in reversed(references)),
+        subject=message.subject, html=message.html, references=references,
+        in_reply_to=answered.provider_id if answered else None,
         author_name=message.author_name or None, files=outgoing, extra=extra,
     ))
 

@@ -146,6 +146,8 @@ class OutboundMessage:
     files: tuple[OutgoingFile, ...] = ()
     # Provider ids of earlier messages in the conversation, oldest first (email threading).
     references: tuple[str, ...] = ()
+    # The provider id of the customer's message this reply answers (email In-Reply-To).
+    in_reply_to: str | None = None
     author_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

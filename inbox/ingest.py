@@ -30,6 +30,7 @@ from inbox.events import (
 )
 from inbox.files import FileStore
 from inbox.messages import service as messages
+from inbox.text import sanitize_html
 from inbox.threads import service as threads
 
 MATCHABLE = (AddressKind.phone, AddressKind.email)
@@ -105,7 +106,8 @@ def case_line(event: InboundMessage, *, at: datetime, what: str) -> messages.New
 def new_message(event: InboundMessage, *, identity_id: int | None, reply_to_id: int | None) -> messages.NewMessage:
     return messages.NewMessage(
         direction=event.direction, channel=event.channel, text=event.text,
-        html=event.html, subject=event.subject,
+        # Sanitized once, here: what is stored is safe to show, whichever adapter it came from.
+        html=sanitize_html(event.html) if event.html else None, subject=event.subject,
         author_type="customer" if event.direction == Direction.inbound else
         ("agent" if event.direction == Direction.outbound else "system"),
         author_name=event.sender.name or "", provider_id=event.provider_id, identity_id=identity_id,

@@ -16,6 +16,7 @@ from inbox.channel_activity import ChannelActivity
 from inbox.customers.models import Customer, Identity, Merge, MergeSuggestion
 from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order, OrderLine
+from inbox.poll_positions import PollPosition
 from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LiveEvent
 from inbox.search import SearchDoc
@@ -40,6 +41,7 @@ __all__ = [
     "MessageTemplate",
     "Order",
     "OrderLine",
+    "PollPosition",
     "Preference",
     "Role",
     "SearchDoc",

@@ -19,8 +19,9 @@ from inbox.files import StoredFile
 from inbox.messages import service as messages
 from inbox.messages.models import Message
 from inbox.realtime import emit
-from inbox.text import preview
+from inbox.text import preview, reply_subject
 from inbox.threads import service as threads
+from inbox.threads.models import Thread
 from inbox.windows import WindowClosed, window
 
 MAX_TEXT = 10_000
@@ -70,9 +71,14 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
         raise WindowClosed(current)
     if current.tag:
         extra = {**(extra or {}), "tag": current.tag}
-    return await _queue(session, customer.id or 0, messages.NewMessage(
+    thread = await threads.for_customer(session, customer.id or 0)
+    # What the reply answers: email threads it (In-Reply-To, References) and keeps its subject.
+    answered = await messages.last_inbound(session, thread_id=thread.id or 0, channel=channel)
+    return await _queue(session, thread, messages.NewMessage(
         direction=Direction.outbound, channel=channel, text=body, author_type="agent",
         author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
+        reply_to_id=answered.id if answered else None,
+        subject=reply_subject(answered.subject) if answered and answered.subject else None,
         delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra=extra), files)
 
 
@@ -92,15 +98,14 @@ async def queue_template(session: AsyncSession, *, customer_id: int, template_id
     identity = await reply_identity(session, customer.id or 0, Channel(template.channel))
     sent = {"name": template.name, "content_sid": template.content_sid,
             "variables": {number: variables[number].strip() for number in templates.placeholders(template.body)}}
-    return await _queue(session, customer.id or 0, messages.NewMessage(
+    return await _queue(session, await threads.for_customer(session, customer.id or 0), messages.NewMessage(
         direction=Direction.outbound, channel=template.channel, text=text, author_type="agent",
         author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
         delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra={"template": sent}), ())
 
 
-async def _queue(session: AsyncSession, customer_id: int, new: messages.NewMessage,
+async def _queue(session: AsyncSession, thread: Thread, new: messages.NewMessage,
                  files: Sequence[StoredFile]) -> Message:
-    thread = await threads.for_customer(session, customer_id)
     message_id = await messages.append(session, thread, new)
     if message_id is None:
         return await _by_idempotency_key(session, new.idempotency_key)

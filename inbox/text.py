@@ -97,9 +97,40 @@ def _respan(text: str, line: str, spans: list[tuple[int, int]]) -> list[tuple[in
     return [(new[a], min(new[b - 1] + 1, len(line))) for a, b in spans if new[a] < len(line)]
 
 
+# Styles that lay a mail out; none that can cover the page or fetch anything (position, url()).
+_STYLES = {"color", "background-color", "font-weight", "font-style", "font-size", "font-family", "text-align",
+           "text-decoration", "line-height", "margin", "margin-left", "margin-right", "margin-top", "margin-bottom",
+           "padding", "padding-left", "border", "border-left", "border-collapse", "width", "max-width",
+           "vertical-align", "white-space"}
+_ATTRIBUTES = {tag: {*names, "style"} for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+for _tag in ("p", "div", "span", "table", "td", "th", "tr", "blockquote", "font", "b", "i", "u", "strong", "em"):
+    _ATTRIBUTES.setdefault(_tag, set()).add("style")
+
+
+def _keep_attribute(tag: str, attribute: str, value: str) -> str | None:
+    # A remote image is a read receipt for whoever sent it (tracking pixels): only the images
+    # that came inside the message (cid:) are kept.
+    if tag == "img" and attribute == "src" and not value.strip().lower().startswith("cid:"):
+        return None
+    return value
+
+
 def sanitize_html(html: str) -> str:
-    """HTML a customer sent, reduced to what is safe to show an agent (no scripts, no handlers)."""
-    return nh3.clean(html, url_schemes={"http", "https", "mailto", "cid"}, link_rel="noopener noreferrer nofollow")
+    """HTML a customer sent, reduced to what is safe to show an agent: no scripts, no handlers, no
+    remote images; links open elsewhere, never in the inbox."""
+    return nh3.clean(html, attributes=_ATTRIBUTES, attribute_filter=_keep_attribute, filter_style_properties=_STYLES,
+                     url_schemes={"http", "https", "mailto", "cid"}, link_rel="noopener noreferrer nofollow",
+                     set_tag_attribute_values={"a": {"target": "_blank"}})
+
+
+# Prefixes clients put before a subject they answer: English, Turkish (YNT, Cvp), German, Nordic.
+_REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|ynt|cvp|aw|sv|vs|antw)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+def reply_subject(subject: str) -> str:
+    """The subject of an answer to a mail with this subject: one "Re: ", never "Re: Re: YNT: "."""
+    bare = _REPLY_PREFIX.sub("", subject).strip()
+    return f"Re: {bare}" if bare else "Re:"
 
 
 def preview(text: str, limit: int = 140) -> str:

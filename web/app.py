@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from adapters import REGISTRY
 from adapters.base import Adapter, MediaSource
+from adapters.email import Adapter as EmailAdapter
 from inbox import __version__
 from inbox.config import CoreSettings
 from inbox.db import make_engine, make_sessionmaker
@@ -28,8 +29,9 @@ from inbox.realtime import make_hub
 from inbox.signing import secret_key
 from inbox.threads.snooze import run_waker
 from web import errors
+from web.email_intake import EmailIntake
 from web.file_links import FileLinks
-from web.routes import account, admin, api, composer, inbox_actions, live, search, signed_files, ui, webhooks
+from web.routes import account, admin, api, composer, inbox_actions, live, mail, search, signed_files, ui, webhooks
 from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
@@ -61,9 +63,13 @@ def create_app(settings: CoreSettings | None = None) -> App:
         wake, wake_media = asyncio.Event(), asyncio.Event()
         sessions = make_sessionmaker(engine, hub=hub, wake_delivery=wake.set, wake_media=wake_media.set)
         files = FileStore(settings.attachments_dir, max_bytes=settings.max_attachment_bytes)
-        writer = IngestWriter(sessions, IngestConfig(region=settings.default_phone_region, files=files,
-                                                       link_secret=settings.link_secret.get_secret_value()))
+        config = IngestConfig(region=settings.default_phone_region, files=files,
+                              link_secret=settings.link_secret.get_secret_value())
+        writer = IngestWriter(sessions, config)
         await writer.start()
+        intake = next((EmailIntake(a, writer=writer, sessions=sessions, config=config)
+                       for a in adapters if isinstance(a, EmailAdapter)), None)
+        app.state.email_intake = intake
         app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
         stop = asyncio.Event()
@@ -75,11 +81,16 @@ def create_app(settings: CoreSettings | None = None) -> App:
             run_fetcher(sessions, {a.channel: a for a in adapters if a.configured and isinstance(a, MediaSource)},
                         files, stop=stop, wake=wake_media), name="media-worker"))
         try:
+            if intake is not None:
+                # Last: by the time a sender hears 250, everything behind it is running.
+                await intake.start()
             yield
         finally:
             stop.set()
             wake.set()
             wake_media.set()
+            if intake is not None:
+                await intake.stop()
             await stop_workers(workers, adapters)
             await writer.stop()
             await hub.stop()
@@ -100,6 +111,7 @@ def create_app(settings: CoreSettings | None = None) -> App:
     app.include_router(account.router)
     app.include_router(composer.router)
     app.include_router(inbox_actions.router)
+    app.include_router(mail.router)
     app.include_router(search.router)
     app.include_router(live.router)
     app.include_router(signed_files.router)

@@ -34,6 +34,8 @@ def normalize_email(raw: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at or not local or "." not in domain or " " in address:
         raise Invalid("email", f"not an email address: {raw!r}")
+    if len(address) > 254:  # RFC 5321's limit on a path, and more than the column holds
+        raise Invalid("email", f"longer than an email address can be: {raw[:60]!r}…")
     return address.lower()
 
 

@@ -107,7 +107,8 @@ def _row(thread: Thread, new: NewMessage) -> dict[str, Any]:
         "thread_id": thread.id, "case_id": thread.case_id, "identity_id": new.identity_id,
         "direction": str(new.direction), "channel": str(new.channel), "author_type": new.author_type,
         "author_user_id": new.author_user_id, "author_name": new.author_name[:200], "text": strip_nul(new.text),
-        "html": new.html, "subject": new.subject, "provider_id": new.provider_id,
+        "html": strip_nul(new.html) if new.html else None, "subject": strip_nul(new.subject) if new.subject else None,
+        "provider_id": new.provider_id,
         "reply_to_id": new.reply_to_id, "references": list(new.references), "extra": new.extra or {},
         "at": at, "provider_at": new.provider_at, "created_at": now,
         "delivery_status": str(new.delivery_status) if new.delivery_status else None,
@@ -216,6 +217,15 @@ async def get(session: AsyncSession, message_id: int) -> Message:
 async def by_provider_id(session: AsyncSession, *, channel: Channel | str, provider_id: str) -> Message | None:
     return (await session.execute(
         select(Message).where(col(Message.channel) == str(channel), col(Message.provider_id) == provider_id)
+    )).scalar_one_or_none()
+
+
+async def last_inbound(session: AsyncSession, *, thread_id: int, channel: Channel | str) -> Message | None:
+    """The customer's newest message in the thread on this channel: what a reply there answers."""
+    return (await session.execute(
+        select(Message).where(col(Message.thread_id) == thread_id, col(Message.channel) == str(channel),
+                              col(Message.direction) == str(Direction.inbound))
+        .order_by(col(Message.at).desc(), col(Message.id).desc()).limit(1)
     )).scalar_one_or_none()
 
 

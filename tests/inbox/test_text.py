@@ -1,6 +1,6 @@
 import pytest
 
-from inbox.text import excerpt, matches, terms
+from inbox.text import excerpt, matches, reply_subject, sanitize_html, terms
 
 
 def _marked(text: str, q: str) -> list[str]:
@@ -57,3 +57,32 @@ class TestExcerpt:
         cut, spans = excerpt(text, matches(text, terms("iade olur")))
         assert cut == "Merhaba İade olur mu"
         assert [cut[a:b] for a, b in spans] == ["İade", "olur"]
+
+
+class TestSanitizeHtml:
+    def test_scripts_handlers_and_javascript_links_are_gone_and_links_open_elsewhere(self) -> None:
+        clean = sanitize_html('<p onclick="x()">Merhaba<script>alert(1)</script> <a href="javascript:alert(2)">a</a>'
+                              ' <a href="https://kargo.example.com/1">takip</a></p>')
+        assert "script" not in clean and "onclick" not in clean and "javascript" not in clean
+        assert '<a href="https://kargo.example.com/1" target="_blank" rel="noopener noreferrer nofollow">' in clean
+
+    def test_remote_images_are_dropped_and_images_inside_the_mail_kept(self) -> None:
+        clean = sanitize_html('<img src="https://track.example.org/open.gif?u=1"><img src="cid:kutu@example.net">')
+        assert "track.example.org" not in clean and '<img src="cid:kutu@example.net">' in clean
+
+    def test_layout_styles_stay_and_ones_that_could_cover_the_page_go(self) -> None:
+        clean = sanitize_html('<span style="color: red; position: fixed; background: url(https://x/)">a</span>')
+        assert clean == '<span style="color:red">a</span>'
+
+
+class TestReplySubject:
+    @pytest.mark.parametrize(("subject", "reply"), [
+        ("Siparişim hâlâ gelmedi (#1002)", "Re: Siparişim hâlâ gelmedi (#1002)"),
+        ("Re: RE: Where is my order?", "Re: Where is my order?"),
+        ("YNT: Kargo", "Re: Kargo"),
+        ("AW: Re[2]: Rücksendung", "Re: Rücksendung"),
+        ("Reklam kampanyası", "Re: Reklam kampanyası"),
+        ("Fwd: fatura", "Re: Fwd: fatura"),
+    ])
+    def test_one_re_never_a_stack_of_them(self, subject: str, reply: str) -> None:
+        assert reply_subject(subject) == reply

@@ -29,7 +29,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 # Settings each channel needs, shown while it is not configured (or has no adapter in this build yet).
 SETUP = {
     Channel.whatsapp: "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM, PUBLIC_BASE_URL",
-    Channel.email: "SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD",
+    Channel.email: "SUPPORT_ADDRESSES, SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD (optional: SMTP_LISTEN_PORT, "
+                   "IMAP_HOST, IMAP_USER, IMAP_PASSWORD)",
     Channel.webchat: "WEBCHAT_SECRET",
     Channel.messenger: "META_APP_SECRET, META_VERIFY_TOKEN, META_PAGE_ACCESS_TOKEN, PUBLIC_BASE_URL; "
                        "optional META_APP_ID, META_GRAPH_BASE_URL",

@@ -81,11 +81,17 @@
       htmx.ajax("GET", asked.path, { target: "#messages", swap: "outerHTML" });
       return;
     }
-    place = { top: list.scrollTop, atEnd: list.scrollHeight - list.scrollTop - list.clientHeight < 40 };
+    place = { top: list.scrollTop, atEnd: list.scrollHeight - list.scrollTop - list.clientHeight < 40,
+      // What the reader opened ("Show full message", an edit's original) stays open: by message and kind.
+      opened: [...list.querySelectorAll(".message[id] details[open]")].map((d) => [d.closest(".message").id, d.className]) };
   });
   document.addEventListener("htmx:afterSwap", (event) => {
     const list = document.getElementById("messages");
     if (!place || !event.detail.target || event.detail.target.id !== "messages" || !list) return;
+    for (const [id, kind] of place.opened) {
+      const again = document.getElementById(id)?.querySelector(`details.${CSS.escape(kind)}`);
+      if (again) again.open = true;
+    }
     list.scrollTop = place.atEnd ? list.scrollHeight : place.top;
     place = null;
   });

@@ -18,7 +18,9 @@ _MERGED = re.compile(r"^merged (?P<name>.+) into this customer$")
 _UNMERGED = re.compile(r"^undid the merge of (?P<name>.+) into this customer$")
 
 
-def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str], str]) -> str:
+def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str], str], *, author: str = "",
+               subject: str = "") -> str:
+    """`author` and `subject` are the message's own, for lines that name them (an automatic reply)."""
     key = (extra or {}).get("event")
     fixed = {
         "case.opened": gettext("Conversation opened"),
@@ -41,6 +43,10 @@ def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str],
                  "snoozed": gettext("%(by)s snoozed this"), "resolved": gettext("%(by)s resolved this")}
         if (status_line := lines.get(str(said.get("status")))) is not None:
             return status_line % {"by": by}
+    if key == "email.auto_reply":
+        line = gettext("Automatic reply from %(name)s: %(subject)s") if subject else \
+            gettext("Automatic reply from %(name)s")
+        return line % {"name": author, "subject": subject}
     if key == "attachment.failed":
         return gettext("%(file)s could not be kept: %(reason)s") % {"file": said.get("filename") or "",
                                                                    "reason": said.get("reason") or ""}

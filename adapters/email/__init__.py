@@ -1,0 +1,3 @@
+from adapters.email.adapter import Adapter
+
+__all__ = ["Adapter"]
