@@ -5,14 +5,17 @@ after a restart it goes on exactly where the last commit left it. `epoch` is the
 generation (IMAP's UIDVALIDITY): positions of another epoch mean nothing.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Field, SQLModel, col
 
-from inbox.db import UTCDateTime, upsert, utcnow
+from inbox.db import UTCDateTime, table_of, utcnow
 
 
 class PollPosition(SQLModel, table=True):
@@ -36,5 +39,17 @@ async def reached(session: AsyncSession, source: str) -> Reached | None:
 
 
 async def advance(session: AsyncSession, source: str, *, epoch: str, position: int) -> None:
-    statement = upsert(session, PollPosition, conflict=("source",), update=("epoch", "position", "updated_at"))
+    """Forward only: with pollers in several processes, one that was behind never moves the position back."""
+    statement = _advance(session.get_bind().dialect.name)
     await session.execute(statement, {"source": source, "epoch": epoch, "position": position, "updated_at": utcnow()})
+
+
+@functools.cache
+def _advance(dialect: str) -> Insert:
+    table = table_of(PollPosition)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["source"],
+        set_={name: statement.excluded[name] for name in ("epoch", "position", "updated_at")},
+        where=(table.c.epoch != statement.excluded.epoch) | (table.c.position < statement.excluded.position))

@@ -17,7 +17,7 @@ from adapters.email import imap, smtp
 from inbox import poll_positions
 from inbox.db import transaction
 from inbox.errors import Invalid
-from inbox.ingest import IngestConfig
+from inbox.ingest import Duplicate, IngestConfig
 from inbox.ingest_batch import ingest_many
 from inbox.ingest_queue import IngestWriter
 
@@ -87,6 +87,10 @@ class EmailIntake:
         try:
             async with transaction(self._sessions) as session:
                 await ingest_many(session, events, config=self._config)
+                await poll_positions.advance(session, source, epoch=str(position.uidvalidity), position=position.uid)
+        except Duplicate:
+            # Another process's poller stored this mail a moment ago.
+            async with transaction(self._sessions) as session:
                 await poll_positions.advance(session, source, epoch=str(position.uidvalidity), position=position.uid)
         except Invalid as error:
             # It will never be storable: step over it rather than stop the mailbox here for good.

@@ -30,6 +30,8 @@ class ImapFake:
     writes: list[str] = field(default_factory=list)
     logins: int = 0
     port: int = 0
+    # Seconds each FETCH takes: lets two pollers be in the middle of the same mail at once.
+    fetch_delay: float = 0.0
 
     def deliver(self, raw: bytes) -> int:
         uid = self.next_uid
@@ -78,6 +80,7 @@ class ImapFake:
                     send(b"* SEARCH " + b" ".join(b"%d" % u for u in self._matching(args.decode())),
                          tag + b" OK SEARCH completed")
                 elif uid and command == b"FETCH":
+                    await asyncio.sleep(self.fetch_delay)
                     wanted, _, parts = args.decode().partition(" ")
                     if "PEEK" not in parts.upper():
                         self.writes.append(f"FETCH {parts}")

@@ -13,7 +13,7 @@ from inbox.config import CoreSettings
 from inbox.messages.models import Message
 from inbox.poll_positions import PollPosition
 from tests.adapters.conftest import fixture_path
-from tests.conftest import TEST_REDIS_URL
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.fakes.imap_server import PASSWORD, USER, ImapFake, running
 from tests.fakes.loopback import serve
 from tests.fakes.smtp_sink import SmtpSink
@@ -88,6 +88,32 @@ class TestPolling:
             [position] = (await session.execute(select(PollPosition))).scalars()
         assert (position.epoch, position.position) == (str(imap.uidvalidity), 3)
         assert position.source == f"imap://{USER}@127.0.0.1:{imap.port}/INBOX"
+
+
+    @pytest.mark.skipif(not TEST_DATABASE_URL, reason="processes share one database on PostgreSQL")
+    async def test_pollers_in_two_processes_store_each_mail_once_and_the_position_only_goes_forward(
+            self, imap: ImapFake, settings: CoreSettings) -> None:
+        # Two servers, both configured to poll the one mailbox (as with N processes behind a balancer),
+        # slow enough to fetch that both are often reading the same mail.
+        imap.fetch_delay = 0.05
+        first, second = create_app(settings), create_app(settings)
+        async with serve(first, lifespan=True), serve(second, lifespan=True):
+            for _ in range(4):
+                for name in MAILS:
+                    imap.deliver(fixture_path("email", name).read_bytes().replace(
+                        b"Message-ID: <", f"Message-ID: <{imap.next_uid}.".encode(), 1))
+
+            async def all_stored() -> bool:
+                return await _inbound(first) >= 12
+
+            await until(all_stored)
+            logins = imap.logins
+            await until(lambda: _logged_in(imap, logins + 4))  # a few more rounds of both
+            assert await _inbound(first) == 12
+            async with first.state.sessions() as session:
+                [position] = (await session.execute(select(PollPosition))).scalars()
+        assert position.position == 12
+        assert len(imap.fetched) > 12, "the two pollers never read the same mail: the race was not run"
 
 
 class TestCheck:
