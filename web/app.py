@@ -51,7 +51,10 @@ class App(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: CoreSettings | None = None) -> App:
+def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, workers: bool = True) -> App:
+    """The whole server. Several processes may share one PostgreSQL and Redis (docs/deploy.md); any of
+    them can leave out taking mail (SMTP listener, IMAP poller) or running the background workers
+    (delivery, media fetching, snooze wake-ups), which the others then do."""
     settings = settings or CoreSettings()
     adapters = load_adapters()
 
@@ -68,7 +71,7 @@ def create_app(settings: CoreSettings | None = None) -> App:
         writer = IngestWriter(sessions, config)
         await writer.start()
         intake = next((EmailIntake(a, writer=writer, sessions=sessions, config=config)
-                       for a in adapters if isinstance(a, EmailAdapter)), None)
+                       for a in adapters if isinstance(a, EmailAdapter)), None) if take_mail else None
         app.state.email_intake = intake
         app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
@@ -76,10 +79,12 @@ def create_app(settings: CoreSettings | None = None) -> App:
         links = (FileLinks(settings.public_base_url, secret_key(settings.secret_key, settings.data_dir))
                  if settings.public_base_url else None)
         app.state.file_links = links
-        workers = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files, links=links)
-        workers.append(asyncio.create_task(
-            run_fetcher(sessions, {a.channel: a for a in adapters if a.configured and isinstance(a, MediaSource)},
-                        files, stop=stop, wake=wake_media), name="media-worker"))
+        running: list[asyncio.Task[None]] = []
+        if workers:
+            running = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files, links=links)
+            running.append(asyncio.create_task(
+                run_fetcher(sessions, {a.channel: a for a in adapters if a.configured and isinstance(a, MediaSource)},
+                            files, stop=stop, wake=wake_media), name="media-worker"))
         try:
             if intake is not None:
                 # Last: by the time a sender hears 250, everything behind it is running.
@@ -91,7 +96,7 @@ def create_app(settings: CoreSettings | None = None) -> App:
             wake_media.set()
             if intake is not None:
                 await intake.stop()
-            await stop_workers(workers, adapters)
+            await stop_workers(running, adapters)
             await writer.stop()
             await hub.stop()
             await engine.dispose()

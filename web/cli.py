@@ -41,6 +41,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 for every interface.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Seed the demo shop first (once).")] = False,
+    mail: Annotated[bool, typer.Option(
+        help="Take mail here: the SMTP listener and IMAP polling. With several processes on one host, "
+             "one listens and the others --no-mail.")] = True,
+    workers: Annotated[bool, typer.Option(
+        help="Run the delivery, media and snooze workers here. Replies queued by a --no-workers process are "
+             "sent by another process's worker within 10 s.")] = True,
 ) -> None:
     """Migrate the database, then serve the inbox, webhooks, API and workers in this one process."""
     from web.app import create_app  # the whole web stack, only for the command that serves it
@@ -55,7 +61,7 @@ def serve(
     out.print(f"[bold green]onethread {__version__}[/] is starting at [bold]{url}[/] (API docs: {url}/docs)")
     if summary is not None:
         _print_sign_in(summary)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, take_mail=mail, workers=workers), host=host, port=port, log_level="info")
 
 
 @app.command()

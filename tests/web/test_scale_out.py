@@ -35,10 +35,10 @@ CUSTOMERS = 50
 
 
 @asynccontextmanager
-async def _serving(env: dict[str, str], cwd: Path) -> AsyncIterator[str]:
+async def _serving(env: dict[str, str], cwd: Path, *options: str) -> AsyncIterator[str]:
     """One `onethread serve` process on a free port; yields its base URL."""
     port = _free_port()
-    process = await asyncio.create_subprocess_exec(*ONETHREAD, "serve", "--port", str(port), env=env, cwd=cwd,
+    process = await asyncio.create_subprocess_exec(*ONETHREAD, "serve", "--port", str(port), *options, env=env, cwd=cwd,
                                                    stdout=asyncio.subprocess.DEVNULL,
                                                    stderr=asyncio.subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
@@ -66,11 +66,13 @@ async def test_a_webhook_to_one_process_reaches_the_other_and_replies_queued_on_
         env = {**{key: value for key, value in os.environ.items() if not key.startswith(("TEST_", "PYTEST"))},
                **TWILIO_ENV, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                "TWILIO_API_BASE_URL": twilio.base_url, "DATABASE_URL": db_url, "REDIS_URL": TEST_REDIS_URL,
-               "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "scale-out-test-secret", "SMTP_LISTEN_PORT": "0"}
+               "DATA_DIR": str(tmp_path / "data"), "SECRET_KEY": "scale-out-test-secret",
+               # One process takes the shop's mail; the other would find the port taken and stop.
+               "SUPPORT_ADDRESSES": "destek@shop.example", "SMTP_LISTEN_PORT": str(_free_port())}
         email = await make_user(sessions, Role.agent)
         async with transaction(sessions) as session:
             token = await issue_token(session, name="scale-out")
-        async with _serving(env, tmp_path) as a, _serving(env, tmp_path) as b:
+        async with _serving(env, tmp_path) as a, _serving(env, tmp_path, "--no-mail") as b:
             agent = await browser_for(b, email)
             cookie = agent.cookies[SESSION_COOKIE]
             async with websockets.connect(b.replace("http", "ws") + "/live", open_timeout=10, additional_headers={
