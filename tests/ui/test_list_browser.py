@@ -229,7 +229,8 @@ class TestPhone:
         await page.goto(f"{server}/inbox?view=open")
         await _row(page, "Can Öz").locator(".pick").click()
         await expect(page.locator(".bulk")).to_be_visible()
-        # Measured in one step in the page: a live refresh may swap the list between two steps.
-        width = await page.locator(".list").evaluate("list => list.getBoundingClientRect().width")
+        # Found and measured in one task of the page: a live refresh may swap the list between a
+        # locator's finding it and measuring it (a detached element measures 0).
+        width = await page.evaluate("() => document.querySelector('.list').getBoundingClientRect().width")
         assert width >= 380
         await page.screenshot(path=screenshot_path("list-phone"))
