@@ -9,6 +9,7 @@ whose own ceiling is printed first so it is plain the client is not the limit.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import tempfile
@@ -165,6 +166,31 @@ def measure(database: str, url: str, count: int, rounds: int) -> Figures:
     best = max(range(rounds), key=lambda r: ours[r])
     return Figures(database, grouped, single, statistics.median(ours), statistics.median(bare),
                    statistics.median(asgi), tails[best][0], tails[best][1], stored_ok)
+
+
+def processes_rate(url: str, count: int, processes: int) -> float:
+    """Signed webhooks/s through `processes` app processes sharing the database (and load: 64
+    connections in all, split evenly), as behind a load balancer."""
+    data_dir = Path(tempfile.mkdtemp(prefix="onethread-bench-"))
+    env = {"DATABASE_URL": url, "DATA_DIR": str(data_dir), "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+           "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+           "TWILIO_WHATSAPP_FROM": "whatsapp:+14155550100", "REDIS_URL": ""}
+    requests = signed_requests(count + 200 * processes, senders=max(1, count // 3), run=uuid.uuid4().hex[:8])
+    with contextlib.ExitStack() as servers:
+        ports = [servers.enter_context(uvicorn_process("web.app:create_app", factory=True, env=env))
+                 for _ in range(processes)]
+        warm, measured = requests[:200 * processes], requests[200 * processes:]
+
+        async def load(share: list[bytes], connections: int) -> float:
+            started = time.perf_counter()
+            results = await asyncio.gather(*(
+                loadgen.run("127.0.0.1", port, share[i::processes], connections=connections // processes)
+                for i, port in enumerate(ports)))
+            assert all(result.errors == 0 for result in results), [r.statuses for r in results]
+            return sum(result.ok for result in results) / (time.perf_counter() - started)
+
+        asyncio.run(load(warm, 16))
+        return asyncio.run(load(measured, 64))
 
 
 async def _analyze(url: str) -> None:

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -15,6 +16,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# port → pid of each server running now, for figures read off the process (memory).
+running: dict[int, int] = {}
+
+
+def resident_mb(pid: int) -> float:
+    """The process's resident set size (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmRSS for process {pid}")
 
 
 @contextmanager
@@ -26,6 +39,7 @@ def uvicorn_process(target: str, *, env: dict[str, str] | None = None, factory: 
     if factory:
         command.append("--factory")
     process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    running[port] = process.pid
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -41,6 +55,7 @@ def uvicorn_process(target: str, *, env: dict[str, str] | None = None, factory: 
             time.sleep(0.1)
         yield port
     finally:
+        running.pop(port, None)
         process.terminate()
         try:
             process.wait(10)

@@ -186,7 +186,9 @@ def _run(coroutine: Awaitable[Any]) -> Any:
     return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
-def measure(database: str, dataset: Dataset, count: int) -> list[Figure]:
+def measure(database: str, dataset: Dataset, count: int, *,
+            before_stop: Callable[[int], None] | None = None) -> list[Figure]:
+    """The figures; `before_stop(port)` is called once every page was asked, the server still up."""
     email = dataset.agent_emails[0]
     env = {"DATABASE_URL": dataset.url, "DATA_DIR": tempfile.mkdtemp(prefix="onethread-ui-bench-"),
            "REDIS_URL": ""}
@@ -199,6 +201,8 @@ def measure(database: str, dataset: Dataset, count: int) -> list[Figure]:
             headers["Authorization"] = f"Bearer {_run(api_token(dataset.url))}"
         measured = {kind: _run(measure_http(port, requests, headers))
                     for kind, requests in paths(dataset, count, search_page=search_page).items()}
+        if before_stop is not None:
+            before_stop(port)
     queries = _run(measure_queries(dataset.url, _run(_user_id(dataset.url, email)), dataset, count))
     what = {"list": "GET /inbox?view=… (6 views)", "thread": "GET /inbox/threads/{id} (page + sidebar)",
             "pane": "… with HX-Request (pane)",
