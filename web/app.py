@@ -32,6 +32,7 @@ from web import errors
 from web.email_intake import EmailIntake
 from web.file_links import FileLinks
 from web.routes import account, admin, api, composer, inbox_actions, live, mail, search, signed_files, ui, webhooks
+from web.security_headers import SecurityHeaders
 from web.server_timing import ServerTiming
 
 log = logging.getLogger("onethread")
@@ -105,6 +106,7 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
               description="One conversation thread per customer, across every channel.")
     app.state.adapters = adapters
     errors.install(app)
+    app.add_middleware(SecurityHeaders)
     # Outermost, so the figure covers routing, dependencies and error handling too.
     app.add_middleware(ServerTiming)
     app.ingress = webhooks.WebhookIngress(adapters, limit=settings.max_request_bytes, state=app.state)
