@@ -1,7 +1,7 @@
 """The channels this build ships, one line each: the webhook routes, the admin page and the
 delivery worker all read this mapping."""
 
-from adapters import messenger, telegram, whatsapp
+from adapters import messenger, phone, telegram, whatsapp
 from adapters.base import Adapter
 from inbox.channels import Channel
 
@@ -10,6 +10,7 @@ REGISTRY: dict[Channel, type[Adapter]] = {
     Channel.whatsapp: whatsapp.Adapter,
     Channel.messenger: messenger.Adapter,
     Channel.telegram: telegram.Adapter,
+    Channel.phone: phone.Adapter,
 }
 
 

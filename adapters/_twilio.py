@@ -4,12 +4,17 @@ WhatsApp (Messaging) and Voice webhooks are signed the same way, over the URL Tw
 decoded form fields (PROTOCOLS §1.2); media and recordings are fetched with the account's credentials.
 """
 
+import asyncio
 import hmac
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
-from adapters.base import BadPayload, BadSignature, FetchedFile, FetchFailed, RawRequest
+from adapters.base import BadPayload, BadSignature, CheckFailed, FetchedFile, FetchFailed, RawRequest
 from adapters.download import download
 
 
@@ -51,6 +56,24 @@ async def fetch(reference: str, *, limit: int, account_sid: str, auth_token: str
         raise FetchFailed(f"the media URL is not on Twilio ({host or 'no host'})", transient=False)
     return await download(reference, limit=limit, auth=(account_sid, auth_token), provider="Twilio",
                           read_timeout=read_timeout)
+
+
+def client(account_sid: str, auth_token: str, api_base_url: str) -> Client:
+    made = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient())
+    made.api.base_url = api_base_url.rstrip("/")
+    return made
+
+
+async def account_name(twilio: Client, account_sid: str, *, api_base_url: str, seconds: float) -> str:
+    """"'Acme' (active)": what `onethread channels check` says of the account; CheckFailed if Twilio refuses."""
+    try:
+        async with asyncio.timeout(seconds):
+            account = await twilio.api.v2010.accounts(account_sid).fetch_async()
+    except TwilioRestException as error:
+        raise CheckFailed(f"Twilio refused: {error.code or error.status} {error.msg}") from error
+    except (TimeoutError, aiohttp.ClientError, OSError) as error:
+        raise CheckFailed(f"Twilio unreachable at {api_base_url}: {error or type(error).__name__}") from error
+    return f"{account.friendly_name!r} ({account.status})"
 
 
 def header(raw: RawRequest, name: str) -> str:

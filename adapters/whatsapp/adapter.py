@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from adapters import _twilio
@@ -145,17 +144,10 @@ class Adapter:
     async def check(self) -> str:
         if not self.configured:
             raise CheckFailed("not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
-        client = self._client_for_running_loop()
-        try:
-            async with asyncio.timeout(self.settings.timeout_seconds):
-                account = await client.api.v2010.accounts(self.settings.account_sid).fetch_async()
-        except TwilioRestException as error:
-            raise CheckFailed(f"Twilio refused: {error.code or error.status} {error.msg}") from error
-        except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise CheckFailed(f"Twilio unreachable at {self.settings.api_base_url}: "
-                              f"{error or type(error).__name__}") from error
-        return (f"Twilio account {account.friendly_name!r} ({account.status}), "
-                f"sending from {self.settings.whatsapp_from}")
+        account = await _twilio.account_name(self._client_for_running_loop(), self.settings.account_sid,
+                                             api_base_url=self.settings.api_base_url,
+                                             seconds=self.settings.timeout_seconds)
+        return f"Twilio account {account}, sending from {self.settings.whatsapp_from}"
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -166,10 +158,9 @@ class Adapter:
         loop = asyncio.get_running_loop()
         # The aiohttp session inside belongs to the loop that created it.
         if self._client is None or self._client_loop is not loop:
-            client = Client(self.settings.account_sid, self.settings.auth_token.get_secret_value(),
-                            http_client=AsyncTwilioHttpClient())
-            client.api.base_url = self.settings.api_base_url.rstrip("/")
-            self._client, self._client_loop = client, loop
+            self._client = _twilio.client(self.settings.account_sid, self.settings.auth_token.get_secret_value(),
+                                          self.settings.api_base_url)
+            self._client_loop = loop
         return self._client
 
 
