@@ -133,6 +133,8 @@ class OutgoingFile:
     # A signed link to the file, for providers that download it themselves (Twilio); None when the
     # server has no public address.
     url: str | None = None
+    # The stored attachment, for a channel of our own that links the file itself (web chat).
+    attachment_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
