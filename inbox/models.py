@@ -19,8 +19,10 @@ from inbox.orders.models import Order, OrderLine
 from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LiveEvent
 from inbox.search import SearchDoc
+from inbox.shop_options import ShopOption
 from inbox.templates import MessageTemplate
 from inbox.threads.models import Case, CaseTag, Thread, ThreadCount, ViewFamilyCount
+from inbox.visitors.models import Visitor
 
 __all__ = [
     "ApiToken",
@@ -43,6 +45,7 @@ __all__ = [
     "Preference",
     "Role",
     "SearchDoc",
+    "ShopOption",
     "SignInFailure",
     "SignInSession",
     "Tag",
@@ -52,4 +55,5 @@ __all__ = [
     "ThreadCount",
     "User",
     "ViewFamilyCount",
+    "Visitor",
 ]
