@@ -47,6 +47,8 @@ class IncomingFile:
     data: bytes | None = None
     # Where the provider keeps it when the adapter has not fetched the bytes yet.
     url: str | None = None
+    # Already in this server's file store, uploaded to us (the web chat's uploads).
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

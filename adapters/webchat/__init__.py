@@ -1,0 +1,3 @@
+from adapters.webchat.adapter import Adapter
+
+__all__ = ["Adapter"]
