@@ -92,6 +92,11 @@ class LocalHub:
             self._by_topic.setdefault(topic, set()).add(subscription)
         return subscription
 
+    def follow(self, subscription: Subscription, topic: str) -> None:
+        """Add a topic to an open subscription (a visitor whose first message just made their thread)."""
+        subscription.topics = subscription.topics | {topic}
+        self._by_topic.setdefault(topic, set()).add(subscription)
+
     def _forget(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
         for topic in subscription.topics:

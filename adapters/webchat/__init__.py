@@ -1,3 +1,3 @@
-from adapters.webchat.adapter import Adapter
+from adapters.webchat.adapter import Adapter, Publish
 
-__all__ = ["Adapter"]
+__all__ = ["Adapter", "Publish"]

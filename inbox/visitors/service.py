@@ -96,6 +96,12 @@ async def start(session: AsyncSession, *, secret: bytes, token: str, shopper: Pa
     return Started(known, token_for(secret, known.key), ticket_for(secret, known.key, number, now=now))
 
 
+async def by_token(session: AsyncSession, *, secret: bytes, token: str) -> Visitor | None:
+    """The visitor a genuine token names (uploads and forms: they read nothing back)."""
+    key = visitor_of(secret, token)
+    return await _by_key(session, key) if key else None
+
+
 async def redeem(session: AsyncSession, *, secret: bytes, ticket: str, now: datetime) -> Visitor | None:
     """The visitor a genuine ticket opens the socket for; None when it is forged, expired or used already."""
     read = read_ticket(secret, ticket, now=now)
