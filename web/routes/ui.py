@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from inbox import tags
 from inbox.agents import signin
 from inbox.agents import teams as agent_teams
+from inbox.agents.models import Role
 from inbox.agents.service import active_agents
 from inbox.agents.signin import SignedIn
 from inbox.customers import merge as merges
@@ -48,8 +49,9 @@ ViewDep = Annotated[ViewId, Depends(_view)]
 
 
 @router.get("/")
-async def home(_found: AnyRoleDep) -> RedirectResponse:
-    return RedirectResponse("/inbox", status_code=303)
+async def home(found: AnyRoleDep) -> RedirectResponse:
+    # Store staff work at the counter's lookup; everyone else in the inbox.
+    return RedirectResponse("/store" if found.user.role == Role.store else "/inbox", status_code=303)
 
 
 @router.get("/login")

@@ -103,7 +103,7 @@ async def upload(request: Request, session: SessionDep, file: Annotated[UploadFi
         return NO_SESSION
     if file is None:
         return JSONResponse({"detail": "file: missing"}, status_code=400)
-    if not _UPLOADS.allow(visitor.id):
+    if not _UPLOADS.allow(visitor.key):
         return JSONResponse({"detail": "too many files at once: wait a few minutes"}, status_code=429)
     data = await file.read(chat.settings.max_upload_bytes + 1)
     content_type = (file.content_type or "").split(";")[0].strip().lower()

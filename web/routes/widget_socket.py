@@ -167,7 +167,7 @@ class _Chat:
 
     async def _message(self, frame: frames.Message) -> None:
         limit = _MESSAGES.limit * (2 if self.visitor.verified else 1)
-        if not _MESSAGES.allow(self.visitor.id, limit=limit):
+        if not _MESSAGES.allow(self.visitor.key, limit=limit):
             await self.websocket.send_json({"type": "error", "code": "slow_down", "client_msg_id": frame.client_msg_id,
                                             "message": "too many messages: wait a moment"})
             return
@@ -196,7 +196,7 @@ class _Chat:
                 stored, attached, client_msg_id=frame.client_msg_id)})
 
     async def _typing(self, frame: frames.Typing) -> None:
-        if self.thread_id is None or (frame.state == "typing" and not _TYPING.allow(self.visitor.id)):
+        if self.thread_id is None or (frame.state == "typing" and not _TYPING.allow(self.visitor.key)):
             return
         self.state.hub.publish({"id": None, "kind": "presence", "thread_id": self.thread_id, "customer_id": None,
                                 "data": {"user_id": f"visitor:{self.visitor.id}", "name": self.visitor.name,
