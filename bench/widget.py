@@ -73,9 +73,34 @@ async def _token(url: str) -> str:
     return token
 
 
-async def _replier(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Lock]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    return reader, writer, asyncio.Lock()
+@dataclass
+class Replier:
+    """One agent's kept-alive connection for replies, opened again when the server closed it while idle."""
+
+    port: int
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+
+    async def post(self, request: bytes) -> int:
+        async with self.lock:
+            for attempt in (1, 2):
+                if self.writer is None or self.writer.is_closing():
+                    self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+                try:
+                    self.writer.write(request)
+                    assert self.reader is not None
+                    return (await loadgen.read_response(self.reader))[0]
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    # uvicorn closes a connection idle for 5 s; what was never answered is sent again.
+                    self.writer = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 async def run(database: str, port: int, *, cookies: list[str], api_token: str, visitors: int, rate: float,
@@ -85,18 +110,14 @@ async def run(database: str, port: int, *, cookies: list[str], api_token: str, v
     measuring = False
     crowd = [Visitor(i) for i in range(visitors)]
     by_message: dict[int, Visitor] = {}
-    repliers = [await _replier(port) for _ in cookies]
+    repliers = [Replier(port) for _ in cookies]
     replies: set[asyncio.Task[None]] = set()
 
     async def reply(agent: int, customer_id: int, message_id: int) -> None:
-        reader, writer, lock = repliers[agent]
         body = json.dumps({"channel": "webchat", "text": f"re {message_id}", "kind": "reply"}).encode()
         request = loadgen.build_post("127.0.0.1", f"/api/v1/customers/{customer_id}/messages", body,
                                      "application/json", {"Authorization": f"Bearer {api_token}"})
-        async with lock:
-            writer.write(request)
-            status, _ = await loadgen.read_response(reader)
-        if status != 201:
+        if await repliers[agent].post(request) != 201:
             figures.refused += 1
 
     def agent_heard(agent: int) -> Any:
@@ -174,8 +195,8 @@ async def run(database: str, port: int, *, cookies: list[str], api_token: str, v
     for visitor in crowd:
         if visitor.writer is not None:
             visitor.writer.close()
-    for _, writer, _ in repliers:
-        writer.close()
+    for replier in repliers:
+        replier.close()
     return figures
 
 
