@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import BadPayload
 from adapters.webchat import adapter as chat
@@ -111,7 +112,7 @@ class _Chat:
             with contextlib.suppress(Exception):
                 await self.websocket.close()
 
-    async def _follow_thread(self, session: Any) -> None:
+    async def _follow_thread(self, session: AsyncSession) -> None:
         # Agents typing in the visitor's thread reach them through the thread's topic; before the
         # first message there is no thread to follow yet.
         if self.identity is None or self.thread_id is not None or self.subscription is None:
@@ -119,7 +120,7 @@ class _Chat:
         self.thread_id = (await threads.for_customer(session, self.identity.customer_id)).id
         self.state.hub.follow(self.subscription, thread_topic(self.thread_id or 0))
 
-    async def _status(self, session: Any) -> dict[str, bool]:
+    async def _status(self, session: AsyncSession) -> dict[str, bool]:
         return {"agents_online": await agents.agents_online(session, now=utcnow()),
                 "email_known": await visitors.email_known(session, self.identity)}
 
@@ -177,6 +178,14 @@ class _Chat:
             await self.websocket.send_json({"type": "error", "code": "invalid", "client_msg_id": frame.client_msg_id,
                                             "message": str(error)})
             return
+        if result.outcome == "stored" and not frame.files and self.thread_id is not None:
+            # The common case answers from what it has: no read back on the hot path.
+            now = utcnow().isoformat()
+            await self.websocket.send_json({"type": "ack", "client_msg_id": frame.client_msg_id,
+                                            "id": result.message_id, "ts": now})
+            self._echo(frames.message(message_id=result.message_id or 0, author="visitor", name="", text=frame.text,
+                                      ts=now, files=[], client_msg_id=frame.client_msg_id))
+            return
         async with self.state.sessions() as session:
             stored = (await messages.get(session, result.message_id) if result.message_id else
                       await messages.by_provider_id(session, channel="webchat",
@@ -191,9 +200,11 @@ class _Chat:
         await self.websocket.send_json({"type": "ack", "client_msg_id": frame.client_msg_id, "id": stored.id,
                                         "ts": stored.at.isoformat()})
         if result.outcome == "stored":
-            # The visitor's other open widgets (another tab, their phone) show it too.
-            self.state.hub.publish({"topic": self.topic, "frame": self._message_frame(
-                stored, attached, client_msg_id=frame.client_msg_id)})
+            self._echo(self._message_frame(stored, attached, client_msg_id=frame.client_msg_id))
+
+    def _echo(self, frame: dict[str, Any]) -> None:
+        # The visitor's other open widgets (another tab, their phone) show it too.
+        self.state.hub.publish({"topic": self.topic, "frame": frame})
 
     async def _typing(self, frame: frames.Typing) -> None:
         if self.thread_id is None or (frame.state == "typing" and not _TYPING.allow(self.visitor.key)):
