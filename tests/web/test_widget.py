@@ -19,6 +19,7 @@ from inbox.customers import service as customers
 from inbox.messages.models import Attachment, Message
 from inbox.visitors.models import Visitor
 from tests.ui.test_composer_browser import PNG
+from tests.waiting import until
 
 SECRET = "shop-identity-secret-for-tests"
 
@@ -166,7 +167,16 @@ class TestSocket:
                                   json={"channel": "webchat", "text": "Yarın kargoda", "kind": "reply"})
             assert sent.status_code == 201, sent.text
             reply = await _until(socket, "message", author="agent")
-        assert (reply["text"], reply["id"]) == ("Yarın kargoda", sent.json()["id"])
+            assert (reply["text"], reply["id"]) == ("Yarın kargoda", sent.json()["id"])
+            # The widget says it was seen: the agent's reply ticks read.
+            await socket.send(json.dumps({"type": "read"}))
+
+            async def read() -> bool:
+                async with sessions() as reader:
+                    return await reader.scalar(select(col(Message.delivery_status)).where(
+                        col(Message.id) == reply["id"])) == "read"
+
+            await until(read)
         again = await _session(server, started["token"])
         async with _socket(server, again["ticket"], after_id=ack["id"]) as socket:
             caught_up = await _until(socket, "message", author="agent")

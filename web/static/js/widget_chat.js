@@ -86,6 +86,8 @@
     try {
       await startSession();
     } catch (_) {
+      // The server refused or is away: say so, and keep trying at a slower pace.
+      connection.textContent = words.unavailable;
       lost();
       return;
     }
@@ -126,6 +128,7 @@
     ready = true;
     retry = 500;
     connection.hidden = true;
+    connection.textContent = connection.dataset.lost;
     body.dataset.live = "on";
     named = named || Boolean(frame.name);
     showStatus(frame);
@@ -285,6 +288,7 @@
     input.value = "";
     autosize();
     say(text, [], []);
+    showPrechat();
   });
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -358,7 +362,9 @@
 
   // ---- Who the visitor is: a pre-chat form (claimed), and an email when nobody is online ----
   function showPrechat() {
-    prechat.hidden = signedIn || named || !isOpen || prechat.dataset.skipped === "1";
+    // Asked once, before the first message: a visitor who chatted already is not asked again.
+    prechat.hidden = signedIn || named || !isOpen || shown.size > 0 || pending.size > 0 ||
+      prechat.dataset.skipped === "1";
     // Nobody online: ask for the email the reply will go to, unless the pre-chat form asks already.
     emailForm.hidden = emailKnown || signedIn || !prechat.hidden;
     emailKnownLine.hidden = !(emailKnown || signedIn);
