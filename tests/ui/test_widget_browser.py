@@ -82,8 +82,9 @@ class TestRoundTrip:
             await thread.locator("textarea[name=text]").fill("Merhaba, S beden lacivert var.")
             await expect(chat.locator(".wc-typing")).to_have_text("Ayşe Demir is typing…")
             await thread.locator("textarea[name=text]").press("Control+Enter")
-            await expect(chat.locator(".wc-message.theirs")).to_have_text(
-                "Merhaba, S beden lacivert var.Ayşe Demir · " + await _time_of(chat, 0))
+            reply = chat.locator(".wc-message.theirs")
+            await expect(reply.locator(".wc-text")).to_have_text("Merhaba, S beden lacivert var.")
+            await expect(reply.locator(".wc-meta")).to_contain_text("Ayşe Demir · ")
             await chat.locator("textarea").press("Enter")
             await expect(thread.locator(".message.inbound", has_text="Lacivert olursa")).to_be_visible()
             await shop.screenshot(path=screenshot_path("widget-desktop"))
@@ -200,11 +201,6 @@ class TestSignedInShopper:
         _, elsewhere = await message_written(sessions, "Ben Ayşe, siparişlerimi gösterir misiniz?")
         assert elsewhere != earlier.thread_id
         await expect(forged_chat.locator(".wc-messages")).not_to_contain_text("iade formum")
-
-
-async def _time_of(chat: FrameLocator, index: int) -> str:
-    meta = await chat.locator(".wc-message.theirs .wc-meta").nth(index).text_content()
-    return (meta or "").rsplit(" · ", 1)[-1]
 
 
 async def _sent(sessions, text: str) -> bool:
