@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import JSON, Column, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -148,11 +149,12 @@ _STOP: dict[str, Any] = {}
 class RedisHub(LocalHub):
     """Publishes through Redis pub/sub so every app process sees every process's events."""
 
-    channel = "onethread:live"
-
     def __init__(self, url: str) -> None:
         super().__init__()
         self._url = url
+        # Pub/sub ignores Redis's numbered databases: the number goes into the channel's name, so two
+        # deployments (or test runs) on one Redis server, each in its own database, never hear each other.
+        self.channel = f"onethread:live:{urlsplit(url).path.strip('/') or '0'}"
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = asyncio.Event()

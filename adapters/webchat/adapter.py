@@ -22,7 +22,7 @@ from adapters.webchat.settings import WebchatSettings
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
     DeliveryStatus,
-    DeliveryWatermark,
+    DeliveryUpdate,
     InboundEvent,
     InboundMessage,
     IncomingFile,
@@ -111,9 +111,12 @@ class Adapter:
                     files=tuple(self._file(ref) for ref in frame.files),
                     extra={"client_msg_id": frame.client_msg_id})]
             case frames.Receipt():
-                # Scoped by who sends it: a visitor can only mark the replies to themselves.
+                # By our own provider ids (see send): a receipt that comes before the send is recorded
+                # is held until it is, as Twilio's early callbacks are. Which ids a visitor may name
+                # is the socket's to check: it knows what it showed them.
                 status = DeliveryStatus.read if frame.type == "read" else DeliveryStatus.delivered
-                return [DeliveryWatermark(Channel.webchat, visitor, status, self._clock())]
+                return [DeliveryUpdate(Channel.webchat, reply_provider_id(message_id), status)
+                        for message_id in frame.ids]
         return []
 
     def _file(self, ref: frames.FileRef) -> IncomingFile:
@@ -154,7 +157,7 @@ class Adapter:
             files=[frames.file(attachment_id=f.attachment_id, name=f.filename, content_type=f.content_type,
                                size=f.size) for f in message.files]))
         # Handed to every open widget of the visitor's; one that is closed reads it from the table later.
-        return SendResult(provider_id=f"webchat:{message.message_id}", status=DeliveryStatus.sent)
+        return SendResult(provider_id=reply_provider_id(message.message_id), status=DeliveryStatus.sent)
 
     async def check(self) -> str:
         verified = "signed-in shoppers verified" if self.identifies_shoppers else \
@@ -163,6 +166,10 @@ class Adapter:
 
     async def aclose(self) -> None:
         return None
+
+
+def reply_provider_id(message_id: int) -> str:
+    return f"webchat:{message_id}"
 
 
 def provider_id(address: str, client_msg_id: str) -> str:

@@ -2,10 +2,10 @@
 frames the server sends, built in one place for live replies and for catch-up alike.
 
 client  hello {ticket, after_id} · message {client_msg_id, text, files[{sha256, name, type}]} ·
-        typing {state} · delivered · read · ping
-server  ready {agents_online, email_known, name} · message {id, author, name, text, ts, files, client_msg_id?} ·
-        ack {client_msg_id, id, ts} · typing {name, state} · status {agents_online, email_known} ·
-        error {code, message} · pong
+        typing {state} · delivered {ids} · read {ids} · ping
+server  ready {agents_online, email_known, name} ·
+        message {id, author, name, text, ts, files, client_msg_id?, status?} · ack {client_msg_id, id, ts} ·
+        typing {name, state} · status {agents_online, email_known} · error {code, message} · pong
 """
 
 from typing import Annotated, Any, Literal
@@ -55,6 +55,8 @@ class Typing(_Frame):
 
 class Receipt(_Frame):
     type: Literal["delivered", "read"]
+    # The agents' replies this is about, by the ids their frames carried.
+    ids: list[int] = Field(min_length=1, max_length=100)
 
 
 class Ping(_Frame):
@@ -81,11 +83,14 @@ def visitor_topic(address: str) -> str:
 
 
 def message(*, message_id: int, author: Literal["visitor", "agent"], name: str, text: str, ts: str,
-            files: list[dict[str, Any]], client_msg_id: str | None = None) -> dict[str, Any]:
+            files: list[dict[str, Any]], client_msg_id: str | None = None, status: str | None = None) -> dict[str, Any]:
     frame: dict[str, Any] = {"type": "message", "id": message_id, "author": author, "name": name, "text": text,
                              "ts": ts, "files": files}
     if client_msg_id:
         frame["client_msg_id"] = client_msg_id
+    if status:
+        # A reply replayed after a reconnect says whether the visitor has read it already.
+        frame["status"] = status
     return frame
 
 

@@ -204,7 +204,9 @@ class TestSignedInShopper:
 
 
 async def _sent(sessions, text: str) -> bool:
-    return (await _stored(sessions, text)).delivery_status == "sent"
+    async with sessions() as reader:
+        status = await reader.scalar(select(col(Message.delivery_status)).where(col(Message.text) == text))
+    return status == "sent"
 
 
 async def _history(sessions, last_text: str) -> list[Message]:

@@ -143,6 +143,22 @@ class TestSocket:
                     replayed.append(frame["text"])
         assert replayed == ["Merhaba"]
 
+    async def test_a_visitor_cannot_tick_a_reply_to_someone_else(self, server, api, sessions) -> None:
+        theirs, mine = await _session(server), await _session(server)
+        async with _socket(server, theirs["ticket"]) as socket:
+            await _until(socket, "ready")
+            ack = await _say(socket, "Merhaba")
+            customer_id = await _customer_of_thread(sessions, (await _message(sessions, ack["id"])).thread_id)
+            sent = await api.post(f"/api/v1/customers/{customer_id}/messages",
+                                  json={"channel": "webchat", "text": "Buyrun", "kind": "reply"})
+            await _until(socket, "message", author="agent")
+        await until(lambda: _status_is(sessions, sent.json()["id"], "sent"))
+        async with _socket(server, mine["ticket"]) as socket:
+            await _until(socket, "ready")
+            await socket.send(json.dumps({"type": "read", "ids": [sent.json()["id"]]}))
+            await _say(socket, "Bir şey sorabilir miyim?")
+        assert await _status_is(sessions, sent.json()["id"], "sent")
+
     async def test_a_chatty_visitor_is_slowed_down(self, server, sessions) -> None:
         started = await _session(server)
         async with _socket(server, started["ticket"]) as socket:
@@ -168,15 +184,9 @@ class TestSocket:
             assert sent.status_code == 201, sent.text
             reply = await _until(socket, "message", author="agent")
             assert (reply["text"], reply["id"]) == ("Yarın kargoda", sent.json()["id"])
-            # The widget says it was seen: the agent's reply ticks read.
-            await socket.send(json.dumps({"type": "read"}))
-
-            async def read() -> bool:
-                async with sessions() as reader:
-                    return await reader.scalar(select(col(Message.delivery_status)).where(
-                        col(Message.id) == reply["id"])) == "read"
-
-            await until(read)
+            # The widget says it was seen, maybe before the send is even recorded: the reply ticks read.
+            await socket.send(json.dumps({"type": "read", "ids": [reply["id"]]}))
+            await until(lambda: _status_is(sessions, reply["id"], "read"))
         again = await _session(server, started["token"])
         async with _socket(server, again["ticket"], after_id=ack["id"]) as socket:
             caught_up = await _until(socket, "message", author="agent")
@@ -254,6 +264,18 @@ class TestIdentity:
             assert proven.customer_id != typist
             assert [(s.customer_id, s.other_id) for s in await customers.open_suggestions(reader, typist)] == [
                 tuple(sorted((typist, proven.customer_id)))]
+
+
+async def _message(sessions, message_id: int) -> Message:
+    async with sessions() as reader:
+        found = await reader.get(Message, message_id)
+    assert found is not None
+    return found
+
+
+async def _status_is(sessions, message_id: int, status: str) -> bool:
+    async with sessions() as reader:
+        return await reader.scalar(select(col(Message.delivery_status)).where(col(Message.id) == message_id)) == status
 
 
 async def _customer_of_thread(sessions, thread_id: int) -> int:

@@ -85,6 +85,8 @@ class _Chat:
         self.adapter = chat_adapter(websocket)
         self.links: FileLinks = FileLinks("", self.state.secret)
         self.subscription: Subscription | None = None
+        # Ids of the agents' replies sent down this socket: the ones its receipts may name.
+        self.shown: set[int] = set()
 
     async def run(self, after_id: int) -> None:
         hub: LocalHub = self.state.hub
@@ -98,7 +100,7 @@ class _Chat:
                 seen = await visitors.history(session, self.identity, after_id=after_id)
                 status = await self._status(session)
             for message in seen.messages:
-                await self.websocket.send_json(self._message_frame(message, seen.attachments.get(message.id or 0, [])))
+                await self._send_message(self._message_frame(message, seen.attachments.get(message.id or 0, [])))
             await self.websocket.send_json({"type": "ready", **status, "name": self.visitor.name})
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._forward(self.subscription))
@@ -134,12 +136,17 @@ class _Chat:
                 await self.websocket.send_json({"type": "status", **now})
                 last = now
 
+    async def _send_message(self, frame: dict[str, Any]) -> None:
+        if frame.get("author") == "agent":
+            self.shown.add(frame["id"])
+        await self.websocket.send_json(frame)
+
     async def _forward(self, subscription: Subscription) -> None:
         while True:
             event = await subscription.get()
             frame = event.get("frame")
             if frame is not None:
-                await self.websocket.send_json(self._linked(frame))
+                await self._send_message(self._linked(frame))
                 continue
             data = event.get("data") or {}
             # An agent typing a reply on the web chat; a note, or a reply on another channel, is not for them.
@@ -162,7 +169,10 @@ class _Chat:
                 case frames.Typing():
                     await self._typing(frame)
                 case frames.Receipt():
-                    await self._ingest(self.adapter.events(frame, self.party))
+                    # Only replies this socket showed them: a visitor cannot tick another's messages.
+                    mine = [message_id for message_id in frame.ids if message_id in self.shown]
+                    if mine:
+                        await self._ingest(self.adapter.events(frame.model_copy(update={"ids": mine}), self.party))
                 case frames.Ping():
                     await self.websocket.send_json({"type": "pong"})
 
@@ -225,7 +235,7 @@ class _Chat:
             name="" if mine else message.author_name, text=message.text, ts=message.at.isoformat(),
             files=[frames.file(attachment_id=a.id, name=a.filename, content_type=a.content_type, size=a.size)
                    for a in attached if a.sha256], client_msg_id=client_msg_id or (message.extra or {}).get(
-                "client_msg_id")))
+                "client_msg_id"), status=None if mine else message.delivery_status))
 
     def _linked(self, frame: dict[str, Any]) -> dict[str, Any]:
         # Signed links to this server's /files route: the frame's page shares its origin.

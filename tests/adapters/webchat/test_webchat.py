@@ -13,7 +13,7 @@ from adapters.webchat.settings import WebchatSettings
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
     DeliveryStatus,
-    DeliveryWatermark,
+    DeliveryUpdate,
     InboundMessage,
     IncomingFile,
     OutboundMessage,
@@ -104,10 +104,14 @@ class TestParse:
         with pytest.raises(BadPayload, match=says):
             adapter().parse(frame(name))
 
-    @pytest.mark.parametrize(("name", "status"), [("read.json", DeliveryStatus.read),
-                                                  ("delivered.json", DeliveryStatus.delivered)])
-    def test_receipts_cover_every_reply_to_this_visitor_so_far(self, name: str, status: DeliveryStatus) -> None:
-        assert adapter().parse(frame(name)) == [DeliveryWatermark(Channel.webchat, VISITOR, status, NOW)]
+    def test_a_read_receipt_names_the_replies_by_the_ids_they_were_sent_as(self) -> None:
+        assert adapter().parse(frame("read.json")) == [
+            DeliveryUpdate(Channel.webchat, "webchat:77", DeliveryStatus.read),
+            DeliveryUpdate(Channel.webchat, "webchat:78", DeliveryStatus.read)]
+
+    def test_a_delivered_receipt_too(self) -> None:
+        assert adapter().parse(frame("delivered.json")) == [
+            DeliveryUpdate(Channel.webchat, "webchat:78", DeliveryStatus.delivered)]
 
     @pytest.mark.parametrize("name", ["typing.json", "hello.json"])
     def test_typing_and_hellos_are_the_sockets_business_not_the_inboxs(self, name: str) -> None:

@@ -136,8 +136,9 @@
     // Proxies drop sockets idle for about a minute.
     pinger = setInterval(() => send({ type: "ping" }), 25000);
     for (const { frame: unsent } of pending.values()) send(unsent);
+    if (unseen.size) send({ type: "delivered", ids: [...unseen].slice(-100) });
     showPrechat();
-    if (isOpen) sendRead();
+    if (isOpen && !document.hidden) sendRead();
   }
 
   function showStatus(frame) {
@@ -210,8 +211,10 @@
     lastId = Math.max(lastId, frame.id);
     if (frame.author === "agent") {
       typingLine.hidden = true;
-      if (fresh && ready) {
-        send({ type: "delivered" });
+      if (fresh && frame.status !== "read") {
+        unseen.add(frame.id);
+        // Replayed ones are reported together once the catch-up is over (caughtUp).
+        if (ready) send({ type: "delivered", ids: [frame.id] });
         if (isOpen && !document.hidden) sendRead();
         else { unread += 1; showBadge(); }
       }
@@ -352,11 +355,11 @@
   }
 
   // ---- Read receipts: once the chat is open and seen ----
-  let readSent = 0;
+  // Agents' replies shown but not yet reported read: told once the chat is open and in view.
+  const unseen = new Set();
   function sendRead() {
-    if (!ready || Date.now() - readSent < 1000) return;
-    readSent = Date.now();
-    send({ type: "read" });
+    if (!ready || !unseen.size) return;
+    if (send({ type: "read", ids: [...unseen].slice(-100) })) unseen.clear();
   }
   document.addEventListener("visibilitychange", () => { if (!document.hidden && isOpen) sendRead(); });
 
