@@ -27,6 +27,7 @@ from web.ui.security import (
     AgentDep,
     AnyRoleDep,
     CurrentDep,
+    actor_of,
     new_login_csrf,
     safe_next,
 )
@@ -166,7 +167,7 @@ async def decide_suggestion(request: Request, session: SessionDep, found: AgentD
                             suggestion_id: int, decision: Annotated[Literal["merge", "dismiss"], Form()],
                             view: ViewDep) -> Response:
     thread = await threads.get(session, thread_id)
-    actor = f"user:{found.user.id}:{found.user.email}"
+    actor = actor_of(found)
     suggestion = next((s for s in await customers.open_suggestions(session, thread.customer_id)
                        if s.id == suggestion_id), None)
     if suggestion is None:
