@@ -203,17 +203,17 @@ async def _analyze(url: str) -> None:
     await engine.dispose()
 
 
-async def _fresh_postgres(admin_url: str) -> str:
+async def _fresh_postgres(admin_url: str, name: str = "onethread_bench") -> str:
     import asyncpg
 
     plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
     connection = await asyncpg.connect(plain)
     try:
-        await connection.execute("DROP DATABASE IF EXISTS onethread_bench WITH (FORCE)")
-        await connection.execute("CREATE DATABASE onethread_bench")
+        await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {name}")
     finally:
         await connection.close()
-    return plain.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/onethread_bench"
+    return plain.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
 
 
 def main() -> None:

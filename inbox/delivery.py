@@ -300,7 +300,8 @@ async def _describe(session: AsyncSession, message: Message, *, worker_id: str,
         return replace(claim, problem=NO_FILES)
     outgoing = tuple(OutgoingFile(filename=a.filename, content_type=a.content_type, size=a.size,
                                   path=str(files.path_for(a.sha256 or "")),
-                                  url=file_url(a.id or 0, a.filename) if file_url else None)
+                                  url=file_url(a.id or 0, a.filename) if file_url else None,
+                                  attachment_id=a.id)
                      for a in attached if files)
     # Only what the adapter acts on: the Messenger tag, and the WhatsApp template to send instead of the text.
     extra = {key: given[key] for key in ("tag", "template") if given.get(key)}

@@ -47,6 +47,8 @@ class IncomingFile:
     data: bytes | None = None
     # Where the provider keeps it when the adapter has not fetched the bytes yet.
     url: str | None = None
+    # Already in this server's file store, uploaded to us (the web chat's uploads).
+    sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,8 @@ class OutgoingFile:
     # A signed link to the file, for providers that download it themselves (Twilio); None when the
     # server has no public address.
     url: str | None = None
+    # The stored attachment, for a channel of our own that links the file itself (web chat).
+    attachment_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,11 @@ def _file_row(file: IncomingFile, store: FileStore) -> dict[str, object]:
                               "source_url": file.url}
     if file.data is not None:
         row.update(sha256=store.put(file.data), size=len(file.data))
+    elif file.sha256 is not None:
+        path = store.path_for(file.sha256)
+        if not path.exists():
+            raise Invalid("files", f"{file.filename}: no such upload")
+        row.update(sha256=file.sha256, size=path.stat().st_size)
     return row
 
 

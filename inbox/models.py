@@ -20,8 +20,10 @@ from inbox.poll_positions import PollPosition
 from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LiveEvent
 from inbox.search import SearchDoc
+from inbox.shop_options import ShopOption
 from inbox.templates import MessageTemplate
 from inbox.threads.models import Case, CaseTag, Thread, ThreadCount, ViewFamilyCount
+from inbox.visitors.models import Visitor
 
 __all__ = [
     "ApiToken",
@@ -45,6 +47,7 @@ __all__ = [
     "Preference",
     "Role",
     "SearchDoc",
+    "ShopOption",
     "SignInFailure",
     "SignInSession",
     "Tag",
@@ -54,4 +57,5 @@ __all__ = [
     "ThreadCount",
     "User",
     "ViewFamilyCount",
+    "Visitor",
 ]

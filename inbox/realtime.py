@@ -5,6 +5,10 @@ never hears of something that was rolled back, and one that reconnects replays f
 number it saw. Within one process events are published in commit order; across PostgreSQL
 connections ids can commit out of order, so catch-up replays a small window before the last
 seen id and clients drop ids they already applied.
+
+Topics: an event carrying a "topic" key goes only to that topic's subscribers (a web chat
+visitor's replies, never an agent's concern). Every other event goes to the subscribers of
+everything (the agents' /live sockets) and, when it names a thread, to that thread's topic too.
 """
 
 import asyncio
@@ -13,7 +17,7 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -39,16 +43,21 @@ class LiveEvent(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+def thread_topic(thread_id: int) -> str:
+    return f"thread:{thread_id}"
+
+
 class Hub(Protocol):
     def publish(self, event: dict[str, Any]) -> None: ...
-    def subscribe(self) -> "Subscription": ...
+    def subscribe(self, *, topics: Collection[str] = ()) -> "Subscription": ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
 
 class Subscription:
-    def __init__(self, hub: "LocalHub", maxsize: int = 10_000) -> None:
+    def __init__(self, hub: "LocalHub", maxsize: int = 10_000, topics: Collection[str] = ()) -> None:
         self._hub = hub
+        self.topics = frozenset(topics)
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize)
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
@@ -65,7 +74,7 @@ class Subscription:
         return event
 
     def close(self) -> None:
-        self._hub._subscribers.discard(self)
+        self._hub._forget(self)
 
 
 class LocalHub:
@@ -73,17 +82,45 @@ class LocalHub:
 
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
+        self._by_topic: dict[str, set[Subscription]] = {}
 
-    def subscribe(self) -> Subscription:
-        subscription = Subscription(self)
-        self._subscribers.add(subscription)
+    def subscribe(self, *, topics: Collection[str] = ()) -> Subscription:
+        """Everything that has no topic, or (with `topics`) only what is addressed to those topics."""
+        subscription = Subscription(self, topics=topics)
+        if not topics:
+            self._subscribers.add(subscription)
+        for topic in subscription.topics:
+            self._by_topic.setdefault(topic, set()).add(subscription)
         return subscription
+
+    def follow(self, subscription: Subscription, topic: str) -> None:
+        """Add a topic to an open subscription (a visitor whose first message just made their thread)."""
+        subscription.topics = subscription.topics | {topic}
+        self._by_topic.setdefault(topic, set()).add(subscription)
+
+    def _forget(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
+        for topic in subscription.topics:
+            listeners = self._by_topic.get(topic)
+            if listeners is not None:
+                listeners.discard(subscription)
+                if not listeners:
+                    del self._by_topic[topic]
+
+    def _audience(self, event: dict[str, Any]) -> list[Subscription]:
+        topic = event.get("topic")
+        if topic is not None:
+            return list(self._by_topic.get(topic, ()))
+        thread_id = event.get("thread_id")
+        # Two hundred visitors waiting on their own threads cost one lookup per event, not a filter each.
+        watching = self._by_topic.get(thread_topic(thread_id)) if thread_id and self._by_topic else None
+        return [*self._subscribers, *watching] if watching else list(self._subscribers)
 
     def publish(self, event: dict[str, Any]) -> None:
         self.deliver(event)
 
     def deliver(self, event: dict[str, Any]) -> None:
-        for subscription in list(self._subscribers):
+        for subscription in self._audience(event):
             try:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
@@ -97,10 +134,13 @@ class LocalHub:
         return None
 
     async def stop(self) -> None:
-        for subscription in list(self._subscribers):
+        for subscription in self._everyone():
             subscription.close()
             with contextlib.suppress(asyncio.QueueFull):
                 subscription.queue.put_nowait(None)
+
+    def _everyone(self) -> list[Subscription]:
+        return list(self._subscribers.union(*self._by_topic.values()))
 
 
 _STOP: dict[str, Any] = {}
@@ -197,7 +237,7 @@ class RedisHub(LocalHub):
             except Exception as error:
                 log.warning("redis subscription lost, reconnecting: %s", error)
                 # Subscribers may have missed events: tell them to catch up from the table.
-                for subscription in list(self._subscribers):
+                for subscription in self._everyone():
                     subscription.close()
                     with contextlib.suppress(asyncio.QueueFull):
                         subscription.queue.put_nowait(None)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from inbox import mentions, templates
-from inbox.channels import Channel
+from inbox.channels import AddressKind, Channel
 from inbox.customers import service as customers
 from inbox.customers.models import Identity
 from inbox.db import after_commit, utcnow
@@ -22,6 +22,7 @@ from inbox.realtime import emit
 from inbox.text import preview, reply_subject
 from inbox.threads import service as threads
 from inbox.threads.models import Thread
+from inbox.visitors import service as visitors
 from inbox.windows import WindowClosed, window
 
 MAX_TEXT = 10_000
@@ -48,6 +49,17 @@ async def reply_identity(session: AsyncSession, customer_id: int, channel: Chann
     return found
 
 
+async def email_identity(session: AsyncSession, customer_id: int) -> Identity | None:
+    """Where an email to the customer goes: the address they wrote from by email, else the best one
+    known (proven before typed, newest first), such as the one they gave the web chat."""
+    found = (await session.execute(
+        select(Identity).where(col(Identity.customer_id) == customer_id, col(Identity.kind) == AddressKind.email)
+        .order_by((col(Identity.channel) == str(Channel.email)).desc(), col(Identity.verified).desc(),
+                  col(Identity.last_inbound_at).desc().nulls_last(), col(Identity.id).desc())
+        .limit(1))).scalar_one_or_none()
+    return found
+
+
 async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Channel, text: str,
                       author_user_id: int | None = None, author_name: str = "",
                       idempotency_key: str | None = None, files: Sequence[StoredFile] = (),
@@ -57,6 +69,10 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
     Refused with WindowClosed when the channel's messaging window (inbox/windows.py) is closed for
     the address the reply goes to, measured at `now`; a reply only a tag allows gets that tag.
     `extra` travels to the adapter (OutboundMessage.extra).
+
+    A web chat reply to a visitor whose widget is closed goes to the customer's email instead (the
+    widget told them it would), marked extra["instead_of"] = "webchat"; with no email known it stays
+    a web chat reply, shown when they come back.
     """
     if channel == Channel.phone:
         raise Invalid("channel", "phone is for logging calls; reply on a messaging channel")
@@ -66,6 +82,12 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
         return earlier
     customer = await customers.get(session, customer_id)
     identity = await reply_identity(session, customer.id or 0, channel)
+    if channel == Channel.webchat and not await visitors.online(session, address=identity.address,
+                                                                  now=now or utcnow()):
+        by_email = await email_identity(session, customer.id or 0)
+        if by_email is not None:
+            channel, identity = Channel.email, by_email
+            extra = {**(extra or {}), "instead_of": str(Channel.webchat)}
     current = window(channel, identity.last_inbound_at, now=now or utcnow())
     if not current.open:
         raise WindowClosed(current)

@@ -4,20 +4,24 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
-from adapters import REGISTRY
+from adapters import REGISTRY, webchat
 from adapters.base import Adapter, MediaSource
 from adapters.email import Adapter as EmailAdapter
 from inbox import __version__
+from inbox.channels import Channel
 from inbox.config import CoreSettings
 from inbox.db import make_engine, make_sessionmaker
 from inbox.delivery import run_worker
@@ -31,7 +35,24 @@ from inbox.threads.snooze import run_waker
 from web import errors
 from web.email_intake import EmailIntake
 from web.file_links import FileLinks
-from web.routes import account, admin, api, composer, inbox_actions, live, mail, search, signed_files, ui, webhooks
+from web.presence import Presence
+from web.routes import (
+    account,
+    admin,
+    api,
+    calls,
+    composer,
+    inbox_actions,
+    live,
+    mail,
+    search,
+    signed_files,
+    store,
+    ui,
+    webhooks,
+    widget,
+    widget_socket,
+)
 from web.security_headers import SecurityHeaders
 from web.server_timing import ServerTiming
 
@@ -52,12 +73,21 @@ class App(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, workers: bool = True) -> App:
+def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, workers: bool = True,
+               demo: bool = False) -> App:
     """The whole server. Several processes may share one PostgreSQL and Redis (docs/deploy.md); any of
     them can leave out taking mail (SMTP listener, IMAP poller) or running the background workers
-    (delivery, media fetching, snooze wake-ups), which the others then do."""
+    (delivery, media fetching, snooze wake-ups), which the others then do. `demo` (onethread serve
+    --demo) lets /demo/shop sign in a shopper, playing the shop's backend."""
     settings = settings or CoreSettings()
-    adapters = load_adapters()
+
+    def publish(topic: str, frame: dict[str, Any]) -> None:
+        # The hub exists once the lifespan has started, before the delivery worker sends anything.
+        app.state.hub.publish({"topic": topic, "frame": frame})
+
+    adapters = load_adapters(publish=publish)
+    if demo:
+        _demo_identity_secret(adapters)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -77,12 +107,16 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
         app.state.settings, app.state.sessions, app.state.hub = settings, sessions, hub
         app.state.files, app.state.ingest_writer, app.state.wake_delivery = files, writer, wake
         stop = asyncio.Event()
-        links = (FileLinks(settings.public_base_url, secret_key(settings.secret_key, settings.data_dir))
-                 if settings.public_base_url else None)
-        app.state.file_links = links
+        key = secret_key(settings.secret_key, settings.data_dir)
+        # Links verify without a public address; only providers that fetch files need one to be given them.
+        links = FileLinks(settings.public_base_url, key)
+        app.state.file_links, app.state.secret = links, key
+        presence = app.state.presence = Presence(sessions)
+        await presence.start()
         running: list[asyncio.Task[None]] = []
         if workers:
-            running = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files, links=links)
+            running = start_workers(settings, sessions, adapters, stop=stop, wake=wake, files=files,
+                                    links=links if settings.public_base_url else None)
             running.append(asyncio.create_task(
                 run_fetcher(sessions, {a.channel: a for a in adapters if a.configured and isinstance(a, MediaSource)},
                             files, stop=stop, wake=wake_media), name="media-worker"))
@@ -98,13 +132,14 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
             if intake is not None:
                 await intake.stop()
             await stop_workers(running, adapters)
+            await presence.stop()
             await writer.stop()
             await hub.stop()
             await engine.dispose()
 
     app = App(title="onethread", version=__version__, lifespan=lifespan,
               description="One conversation thread per customer, across every channel.")
-    app.state.adapters = adapters
+    app.state.adapters, app.state.demo = adapters, demo
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     # Outermost, so the figure covers routing, dependencies and error handling too.
@@ -121,13 +156,26 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
     app.include_router(mail.router)
     app.include_router(search.router)
     app.include_router(live.router)
+    app.include_router(widget.router)
+    app.include_router(widget_socket.router)
+    app.include_router(store.router)
+    app.include_router(calls.router)
     app.include_router(signed_files.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).resolve().parent / "static"), name="static")
     return app
 
 
-def load_adapters() -> list[Adapter]:
-    return [adapter_class() for adapter_class in REGISTRY.values()]
+def load_adapters(*, publish: webchat.Publish | None = None) -> list[Adapter]:
+    # The web chat is the one channel that sends through something of ours: the live hub.
+    return [webchat.Adapter(publish=publish) if channel == Channel.webchat else adapter_class()
+            for channel, adapter_class in REGISTRY.items()]
+
+
+def _demo_identity_secret(adapters: list[Adapter]) -> None:
+    chat = next(adapter for adapter in adapters if isinstance(adapter, webchat.Adapter))
+    if not chat.identifies_shoppers:
+        # Made up for this run: the demo shop signs its pretend shopper as a shop's backend would.
+        chat.settings.identity_secret = SecretStr(secrets.token_hex(16))
 
 
 def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSession], adapters: list[Adapter], *,

@@ -61,7 +61,8 @@ def serve(
     out.print(f"[bold green]onethread {__version__}[/] is starting at [bold]{url}[/] (API docs: {url}/docs)")
     if summary is not None:
         _print_sign_in(summary)
-    uvicorn.run(create_app(settings, take_mail=mail, workers=workers), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, take_mail=mail, workers=workers, demo=demo), host=host, port=port,
+                log_level="info")
 
 
 @app.command()

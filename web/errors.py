@@ -17,9 +17,10 @@ from web.ui import pages
 from web.ui.security import SESSION_COOKIE, SignInRequired, sign_in_url
 
 # Machine callers: their answers are a contract (the API) or a provider's expectation (webhooks).
-_MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/docs", "/redoc", "/openapi.json", "/live", "/static/")
+_MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/docs", "/redoc", "/openapi.json", "/live", "/static/",
+                  "/widget/", "/ws/")
 # Where each role can always go from an error page.
-HOME = {"admin": "/inbox", "agent": "/inbox", "store": "/account"}
+HOME = {"admin": "/inbox", "agent": "/inbox", "store": "/store"}
 
 
 def status_of(error: DomainError) -> int:

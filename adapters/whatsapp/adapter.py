@@ -1,7 +1,6 @@
 """WhatsApp through Twilio: signed form webhooks in, the Messages API out."""
 
 import asyncio
-import hmac
 import json
 import mimetypes
 import re
@@ -10,21 +9,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from adapters.base import (
-    BadPayload,
-    BadSignature,
-    CheckFailed,
-    FetchedFile,
-    FetchFailed,
-    RawRequest,
-    RawResponse,
-    parse_form,
-)
-from adapters.download import download
+from adapters import _twilio
+from adapters.base import BadPayload, CheckFailed, FetchedFile, RawRequest, RawResponse
 from adapters.whatsapp.settings import WhatsAppSettings
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
@@ -79,12 +67,6 @@ _EXTENSIONS = {
 }
 
 
-class _Form(dict[str, list[str]]):
-    # RequestValidator reads repeated fields through getall() (the MultiDict shape).
-    def getall(self, name: str) -> list[str]:
-        return self[name]
-
-
 class Adapter:
     channel: ClassVar[Channel] = Channel.whatsapp
     paths: ClassVar[tuple[str, ...]] = (INBOUND_PATH, STATUS_PATH)
@@ -100,30 +82,12 @@ class Adapter:
         return bool(s.account_sid and s.auth_token.get_secret_value() and s.whatsapp_from)
 
     def verify(self, raw: RawRequest) -> None:
-        token = self.settings.auth_token.get_secret_value()
-        if not token:
-            raise BadSignature("TWILIO_AUTH_TOKEN is not set")
-        if not self.settings.public_base_url:
-            raise BadSignature("PUBLIC_BASE_URL is not set, so the URL Twilio signed cannot be rebuilt")
-        signature = _header(raw, "x-twilio-signature")
-        if not signature:
-            raise BadSignature("X-Twilio-Signature header missing")
-        # Rebuilt from the configured public URL: behind a TLS proxy the request says http://
-        # while Twilio signed https://.
-        url = self.settings.public_base_url.rstrip("/") + raw.path
-        if raw.query_string:
-            url += "?" + raw.query_string
-        validator = RequestValidator(token)
-        form = _Form(_form(raw))
-        # validate() always signs the URL twice, with and without an explicit port; the URL as
-        # configured is the one Twilio signs, so try it alone first and fall back on a mismatch.
-        expected = validator.compute_signature(url, form)
-        if not (hmac.compare_digest(expected.encode(), signature.encode()) or validator.validate(url, form, signature)):
-            raise BadSignature("X-Twilio-Signature does not match")
+        _twilio.verify(raw, auth_token=self.settings.auth_token.get_secret_value(),
+                       public_base_url=self.settings.public_base_url)
 
     def parse(self, raw: RawRequest) -> list[InboundEvent]:
-        form = _form(raw)
-        sid = _field(form, "MessageSid")
+        form = _twilio.form(raw)
+        sid = _twilio.field(form, "MessageSid")
         if not sid:
             raise BadPayload("MessageSid missing")
         if _is_status(form):
@@ -133,7 +97,7 @@ class Adapter:
 
     def acknowledge(self, raw: RawRequest) -> RawResponse:
         # Messages get TwiML (an empty one: replies go out through the API); status callbacks nothing.
-        if _is_status(_form(raw)):
+        if _is_status(_twilio.form(raw)):
             return RawResponse(200, "", "text/plain")
         return RawResponse(200, EMPTY_TWIML, "text/xml")
 
@@ -172,30 +136,18 @@ class Adapter:
         return SendResult(provider_id=str(created.sid))
 
     async def fetch_media(self, reference: str, *, limit: int) -> FetchedFile:
-        host = urlsplit(reference).hostname or ""
-        ours = urlsplit(self.settings.api_base_url).hostname or ""
-        # The account's credentials go to Twilio only: any other URL in a MediaUrl is refused. Its
-        # redirect to the CDN is followed without them.
-        if not (host == ours or host == "twilio.com" or host.endswith(".twilio.com")):
-            raise FetchFailed(f"the media URL is not on Twilio ({host or 'no host'})", transient=False)
-        auth = (self.settings.account_sid, self.settings.auth_token.get_secret_value())
-        return await download(reference, limit=limit, auth=auth, provider="Twilio",
-                              read_timeout=self.settings.timeout_seconds)
+        return await _twilio.fetch(reference, limit=limit, account_sid=self.settings.account_sid,
+                                   auth_token=self.settings.auth_token.get_secret_value(),
+                                   api_base_url=self.settings.api_base_url,
+                                   read_timeout=self.settings.timeout_seconds)
 
     async def check(self) -> str:
         if not self.configured:
             raise CheckFailed("not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_WHATSAPP_FROM")
-        client = self._client_for_running_loop()
-        try:
-            async with asyncio.timeout(self.settings.timeout_seconds):
-                account = await client.api.v2010.accounts(self.settings.account_sid).fetch_async()
-        except TwilioRestException as error:
-            raise CheckFailed(f"Twilio refused: {error.code or error.status} {error.msg}") from error
-        except (TimeoutError, aiohttp.ClientError, OSError) as error:
-            raise CheckFailed(f"Twilio unreachable at {self.settings.api_base_url}: "
-                              f"{error or type(error).__name__}") from error
-        return (f"Twilio account {account.friendly_name!r} ({account.status}), "
-                f"sending from {self.settings.whatsapp_from}")
+        account = await _twilio.account_name(self._client_for_running_loop(), self.settings.account_sid,
+                                             api_base_url=self.settings.api_base_url,
+                                             seconds=self.settings.timeout_seconds)
+        return f"Twilio account {account}, sending from {self.settings.whatsapp_from}"
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -206,10 +158,9 @@ class Adapter:
         loop = asyncio.get_running_loop()
         # The aiohttp session inside belongs to the loop that created it.
         if self._client is None or self._client_loop is not loop:
-            client = Client(self.settings.account_sid, self.settings.auth_token.get_secret_value(),
-                            http_client=AsyncTwilioHttpClient())
-            client.api.base_url = self.settings.api_base_url.rstrip("/")
-            self._client, self._client_loop = client, loop
+            self._client = _twilio.client(self.settings.account_sid, self.settings.auth_token.get_secret_value(),
+                                          self.settings.api_base_url)
+            self._client_loop = loop
         return self._client
 
 
@@ -225,25 +176,10 @@ def _media_urls(message: OutboundMessage) -> list[str]:
     return [file.url]
 
 
-def _header(raw: RawRequest, name: str) -> str:
-    return next((value for key, value in raw.headers.items() if key.lower() == name), "")
-
-
-def _form(raw: RawRequest) -> dict[str, list[str]]:
-    if raw.form or not raw.body:
-        return raw.form
-    return parse_form(raw.body)
-
-
-def _field(form: dict[str, list[str]], name: str) -> str | None:
-    values = form.get(name)
-    return values[0] if values else None
-
-
 def _is_status(form: dict[str, list[str]]) -> bool:
     # Only status callbacks carry MessageStatus today; should Twilio add "received" to inbound
     # webhooks, they must still arrive as messages, never vanish as an ignored status.
-    return (_field(form, "MessageStatus") or "received").lower() not in ("received", "receiving")
+    return (_twilio.field(form, "MessageStatus") or "received").lower() not in ("received", "receiving")
 
 
 def _whatsapp(address: str) -> str:
@@ -251,11 +187,11 @@ def _whatsapp(address: str) -> str:
 
 
 def _sender(form: dict[str, list[str]]) -> Party:
-    sender = _field(form, "From") or ""
+    sender = _twilio.field(form, "From") or ""
     bare = sender.removeprefix(PREFIX)
     if not bare:
         raise BadPayload("From missing")
-    name = (_field(form, "ProfileName") or "").strip() or None
+    name = (_twilio.field(form, "ProfileName") or "").strip() or None
     # Users with a WhatsApp username may hide their number: From is then "whatsapp:TR.AbC123…",
     # an id that only this channel knows.
     kind = AddressKind.phone if _PHONE.fullmatch(bare) else AddressKind.handle
@@ -264,39 +200,39 @@ def _sender(form: dict[str, list[str]]) -> Party:
 
 def _inbound(form: dict[str, list[str]], sid: str) -> InboundMessage:
     extra: dict[str, Any] = {}
-    latitude, longitude = _field(form, "Latitude"), _field(form, "Longitude")
+    latitude, longitude = _twilio.field(form, "Latitude"), _twilio.field(form, "Longitude")
     if latitude and longitude:
         try:
             location: dict[str, Any] = {"latitude": float(latitude), "longitude": float(longitude)}
         except ValueError as error:
             raise BadPayload("Latitude/Longitude are not numbers") from error
         for key in ("Address", "Label"):
-            if value := _field(form, key):
+            if value := _twilio.field(form, key):
                 location[key.lower()] = value
         extra["location"] = location
-    button_text, button_payload = _field(form, "ButtonText"), _field(form, "ButtonPayload")
+    button_text, button_payload = _twilio.field(form, "ButtonText"), _twilio.field(form, "ButtonPayload")
     if button_text or button_payload:
         extra["button"] = {"text": button_text or "", "payload": button_payload or ""}
-    replied = _field(form, "OriginalRepliedMessageSid")
+    replied = _twilio.field(form, "OriginalRepliedMessageSid")
     return InboundMessage(
         channel=Channel.whatsapp, provider_id=sid, sender=_sender(form),
         # PostgreSQL text cannot hold U+0000 and WhatsApp bodies sometimes carry it.
-        text=(_field(form, "Body") or "").replace("\x00", ""),
+        text=(_twilio.field(form, "Body") or "").replace("\x00", ""),
         files=_files(form), reply_to=(replied,) if replied else (), extra=extra,
     )
 
 
 def _files(form: dict[str, list[str]]) -> tuple[IncomingFile, ...]:
     try:
-        count = int(_field(form, "NumMedia") or 0)
+        count = int(_twilio.field(form, "NumMedia") or 0)
     except ValueError as error:
         raise BadPayload("NumMedia is not a number") from error
     files = []
     for index in range(count):
-        url = _field(form, f"MediaUrl{index}")
+        url = _twilio.field(form, f"MediaUrl{index}")
         if not url:
             raise BadPayload(f"MediaUrl{index} missing")
-        content_type = _field(form, f"MediaContentType{index}") or "application/octet-stream"
+        content_type = _twilio.field(form, f"MediaContentType{index}") or "application/octet-stream"
         files.append(IncomingFile(filename=_filename(url, content_type, index), content_type=content_type, url=url))
     return tuple(files)
 
@@ -309,15 +245,15 @@ def _filename(url: str, content_type: str, index: int) -> str:
 
 
 def _status(form: dict[str, list[str]], sid: str) -> DeliveryUpdate | None:
-    status = _STATUSES.get((_field(form, "MessageStatus") or "").lower())
+    status = _STATUSES.get((_twilio.field(form, "MessageStatus") or "").lower())
     if status is None:
         # Statuses we already hold, and any Twilio adds later: nothing to record.
         return None
     error = None
     if status == DeliveryStatus.failed:
-        error = _explain(_field(form, "ErrorCode"),
-                         _field(form, "ErrorMessage") or _field(form, "ChannelStatusMessage"),
-                         fallback=f"Twilio reported the message {_field(form, 'MessageStatus')}")
+        error = _explain(_twilio.field(form, "ErrorCode"),
+                         _twilio.field(form, "ErrorMessage") or _twilio.field(form, "ChannelStatusMessage"),
+                         fallback=f"Twilio reported the message {_twilio.field(form, 'MessageStatus')}")
     return DeliveryUpdate(channel=Channel.whatsapp, provider_id=sid, status=status, error=error)
 
 

@@ -68,6 +68,8 @@ class SignInSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The inbox's live socket is open until then (renewed while it stays open): "an agent is online".
+    live_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SignInFailure(SQLModel, table=True):

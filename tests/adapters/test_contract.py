@@ -7,8 +7,9 @@ from inbox.channels import Channel
 from tests.adapters.conftest import ROOT
 
 FAKES = ROOT.parent / "fakes"
-# Channels whose messages arrive some other way than a webhook (email: SMTP and IMAP).
-NO_WEBHOOK = {Channel.email}
+# Channels whose messages arrive some other way than a webhook: email over SMTP and IMAP, the
+# web chat's frames over its own websocket.
+NO_WEBHOOK = {Channel.email, Channel.webchat}
 
 
 @pytest.mark.parametrize("channel", list(REGISTRY))

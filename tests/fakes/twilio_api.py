@@ -62,6 +62,8 @@ class TwilioFake:
     downloads: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     # Every request the CDN saw: (path, whether it carried an Authorization header).
     cdn_requests: list[tuple[str, bool]] = field(default_factory=list)
+    # Voicemail recordings by RE… sid, served as MP3 (Voice).
+    recordings: dict[str, bytes] = field(default_factory=dict)
     _queue: list[Answer] = field(default_factory=list)
     _release: asyncio.Event = field(default_factory=asyncio.Event)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -134,7 +136,20 @@ class TwilioFake:
             Route("/2010-04-01/Accounts/{account_sid}.json", self._account, methods=["GET"]),
             Route("/2010-04-01/Accounts/{account_sid}/Messages/{message_sid}/Media/{media_sid}", self._media),
             Route("/cdn/{media_sid}", self._cdn),
+            Route("/2010-04-01/Accounts/{account_sid}/Recordings/{recording_sid}.mp3", self._recording),
         ])
+
+    def recording_url(self, recording_sid: str) -> str:
+        """As Twilio's RecordingUrl says it: without the extension, which picks the format."""
+        return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Recordings/{recording_sid}"
+
+    async def _recording(self, request: Request) -> Response:
+        if _basic_auth(request) != (self.account_sid, self.auth_token):
+            return _error(401, 20003, "Authenticate")
+        data = self.recordings.get(request.path_params["recording_sid"])
+        if data is None:
+            return _error(404, 20404, "The requested resource was not found")
+        return Response(data, media_type="audio/mpeg")
 
     def media_url(self, message_sid: str, media_sid: str) -> str:
         return f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}/Messages/{message_sid}/Media/{media_sid}"

@@ -1,10 +1,12 @@
 import asyncio
+import random
+import uuid
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inbox.db import make_sessionmaker, transaction
-from inbox.realtime import LocalHub, RedisHub, emit, events_since
+from inbox.realtime import LocalHub, RedisHub, emit, events_since, thread_topic
 from tests.conftest import TEST_REDIS_URL
 
 
@@ -52,6 +54,26 @@ class TestCatchUp:
         replayed = [e["id"] for e in replay]
         assert set(ids[4:]) <= set(replayed)
         assert replayed == sorted(replayed)
+
+
+class TestTopics:
+    async def test_a_topic_event_reaches_only_its_topic_and_a_thread_event_its_watchers_too(
+            self, hub: LocalHub) -> None:
+        # Ids no other test uses: with Redis, every process on the server shares one channel.
+        mine, others = f"webchat:visitor:{uuid.uuid4().hex}", f"webchat:visitor:{uuid.uuid4().hex}"
+        thread_id = random.randrange(10**9, 2 * 10**9)
+        everything = hub.subscribe()
+        visitor = hub.subscribe(topics={mine, thread_topic(thread_id)})
+        other = hub.subscribe(topics={others, thread_topic(thread_id + 1)})
+        hub.publish({"topic": mine, "frame": {"type": "message"}})
+        hub.publish({"id": None, "kind": "presence", "thread_id": thread_id, "data": {}})
+        assert [e.get("topic") for e in [await visitor.get(wait=5), await visitor.get(wait=5)]] == [mine, None]
+        # The agents' sockets hear the thread's event, never a visitor's own frames.
+        heard = await everything.get(wait=5)
+        while heard.get("thread_id") != thread_id:
+            assert heard.get("topic") != mine
+            heard = await everything.get(wait=5)
+        assert other.queue.empty()
 
 
 @pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL")

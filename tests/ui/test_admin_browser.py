@@ -116,8 +116,9 @@ class TestAccountAndErrors:
         await expect(page.get_by_role("heading", name="This page is not open to you")).to_be_visible()
         await expect(page.locator("main")).to_contain_text("The inbox is for agents and admins")
         await page.screenshot(path=screenshot_path("error-store-opens-inbox"), full_page=True)
-        await page.get_by_role("link", name="Go to your account").click()
-        await expect(page).to_have_url(f"{server}/account")
+        # Their own page is the store counter's lookup.
+        await page.get_by_role("link", name="Look up a customer").click()
+        await expect(page).to_have_url(f"{server}/store")
 
     async def test_an_htmx_error_shows_as_a_toast(self, chromium: Browser, server, sessions) -> None:
         page = await _admin_page(chromium, server, sessions)

@@ -16,13 +16,19 @@ from tests.web.users import signed_in
 
 # Open to anyone by design: health, sign-in, the API's own documentation. Webhooks prove
 # themselves with the provider's signature instead (tests/web/test_webhooks.py).
-PUBLIC = {"/healthz", "/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+PUBLIC = {"/healthz", "/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
+          # The web chat as any shop page embeds it, a visitor's session, and the demo shop.
+          "/widget.js", "/widget", "/widget/session", "/demo/shop"}
 AGENT_ONLY = {"/inbox"}  # and everything under it
 ADMIN_ONLY = "/admin"  # and everything under it
 ANY_ROLE = {"/", "/logout"}
 ANY_ROLE_UNDER = "/account"
 # Signed links: no session opens them, only their signature (tests/web/test_whatsapp_media.py).
 SIGNED_UNDER = "/files/"
+# A web chat visitor's uploads and forms: only the visitor's own token opens them, never a staff session.
+VISITOR_UNDER = "/widget/"
+# The store counter's lookup: store staff, and admins.
+STORE_UNDER = "/store"
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -49,7 +55,7 @@ def _walk(routes: list[Any]) -> list[APIRoute]:
 def _allowed(path: str, role: Role | None) -> bool:
     if path.startswith("/api/"):
         return False  # bearer tokens only: a browser session opens nothing there
-    if path.startswith(SIGNED_UNDER):
+    if path.startswith((SIGNED_UNDER, VISITOR_UNDER)):
         return False
     if role is None:
         return False
@@ -57,6 +63,8 @@ def _allowed(path: str, role: Role | None) -> bool:
         return True
     if path == ADMIN_ONLY or path.startswith(ADMIN_ONLY + "/"):
         return role == Role.admin
+    if path == STORE_UNDER or path.startswith(STORE_UNDER + "/"):
+        return role in (Role.store, Role.admin)
     return role in (Role.admin, Role.agent)
 
 
@@ -65,7 +73,8 @@ async def test_the_route_table_is_not_empty(web_app) -> None:
     assert {("GET", "/inbox"), ("POST", "/inbox/threads/1/status"), ("POST", "/api/v1/customers/1/messages"),
             ("PUT", "/api/v1/orders/1"), ("GET", "/api/v1/search"), ("GET", "/admin/users"),
             ("POST", "/admin/users/1/role"), ("GET", "/admin/channels"), ("GET", "/account"),
-            ("POST", "/account/password")} <= set(routes)
+            ("POST", "/account/password"), ("GET", "/store"), ("POST", "/store/customers/1/notes"),
+            ("POST", "/inbox/threads/1/calls"), ("POST", "/widget/uploads"), ("POST", "/admin/store")} <= set(routes)
 
 
 @pytest.mark.parametrize("role", [None, Role.store, Role.agent, Role.admin], ids=lambda r: r or "anonymous")

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter
-from inbox import canned, channel_activity, tags
+from inbox import canned, channel_activity, shop_options, tags
 from inbox import templates as message_templates
 from inbox.agents import service as users
 from inbox.agents import teams
@@ -22,7 +22,7 @@ from web.errors import status_of
 from web.ui import pages
 from web.ui.channel_settings import setting_rows
 from web.ui.forms import attempt, refused, saved
-from web.ui.security import AdminDep
+from web.ui.security import AdminDep, actor_of
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -31,7 +31,7 @@ SETUP = {
     Channel.whatsapp: "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_WHATSAPP_FROM, PUBLIC_BASE_URL",
     Channel.email: "SUPPORT_ADDRESSES, SMTP_HOST, SMTP_PORT, SMTP_USERNAME, SMTP_PASSWORD (optional: SMTP_LISTEN_PORT, "
                    "IMAP_HOST, IMAP_USER, IMAP_PASSWORD)",
-    Channel.webchat: "WEBCHAT_SECRET",
+    Channel.webchat: "WIDGET_IDENTITY_SECRET, WIDGET_ALLOWED_ORIGINS",
     Channel.messenger: "META_APP_SECRET, META_VERIFY_TOKEN, META_PAGE_ACCESS_TOKEN, PUBLIC_BASE_URL; "
                        "optional META_APP_ID, META_GRAPH_BASE_URL",
     Channel.telegram: "TELEGRAM_BOT_TOKEN, TELEGRAM_WEBHOOK_SECRET, PUBLIC_BASE_URL (optional: TELEGRAM_API_BASE_URL, "
@@ -259,6 +259,20 @@ async def delete_template(request: Request, session: SessionDep, _found: AdminDe
     return saved("/admin/templates")
 
 
+# The store page
+
+@router.get("/store")
+async def store_page(request: Request, session: SessionDep, _found: AdminDep) -> Response:
+    return _page(request, "admin_store.html", "store", {
+        "can_reply": await shop_options.get(session, shop_options.STORE_CAN_REPLY)})
+
+
+@router.post("/store")
+async def set_store(session: SessionDep, found: AdminDep, can_reply: Annotated[bool, Form()] = False) -> Response:
+    await shop_options.set_option(session, shop_options.STORE_CAN_REPLY, can_reply, actor=actor_of(found))
+    return saved("/admin/store")
+
+
 # Channels
 
 @router.get("/channels")
@@ -271,5 +285,5 @@ async def channels_page(request: Request, session: SessionDep, settings: Setting
              "urls": [(path, base + path) for path in getattr(adapters.get(channel), "paths", ())],
              "setup": SETUP.get(channel, ""), "last_event_at": last.get(channel),
              "settings": setting_rows(getattr(adapters.get(channel), "settings", None))} for channel in Channel]
-    return _page(request, "admin_channels.html", "channels", {"rows": rows,
+    return _page(request, "admin_channels.html", "channels", {"rows": rows, "widget_base": base,
                                                               "public_base_url": settings.public_base_url})

@@ -131,6 +131,11 @@ async def retry(request: Request, session: SessionDep, _found: AgentDep, message
 
 @router.get("/inbox/attachments/{attachment_id}")
 async def attachment(request: Request, session: SessionDep, _found: AgentDep, attachment_id: int) -> Response:
+    return await attachment_response(request, session, attachment_id)
+
+
+async def attachment_response(request: Request, session: SessionDep, attachment_id: int) -> Response:
+    """A stored file as staff open it: images shown, anything else a download, never run as our page."""
     found = await messages.attachment(session, attachment_id)
     if found.sha256 is None:
         raise NotFound("downloaded file of attachment", attachment_id)

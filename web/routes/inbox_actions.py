@@ -25,7 +25,7 @@ from inbox.threads.models import Status, Thread
 from web.deps import SessionDep, SettingsDep
 from web.routes.ui import ViewDep, inbox_context, render_pane
 from web.ui import pages
-from web.ui.security import AgentDep
+from web.ui.security import AgentDep, actor_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,10 +38,6 @@ Assignee = Annotated[str, Form(max_length=20, pattern=_ASSIGNEE)]
 # What a bulk action or a single status button may set; snoozing needs a time, so it has its own route.
 Settable = Literal["open", "pending", "resolved"]
 _SETTABLE = get_args(Settable)
-
-
-def _actor(found: SignedIn) -> str:
-    return f"user:{found.user.id}:{found.user.email}"
 
 
 async def _assign(session: SessionDep, found: SignedIn, thread: Thread, assignee: str) -> None:
@@ -175,7 +171,7 @@ async def merge(request: Request, session: SessionDep, found: AgentDep, thread_i
                 other_id: Annotated[int, Form()]) -> Response:
     """The chosen customer is folded into the one on screen; the pane then offers an undo."""
     thread = await threads.get(session, thread_id)
-    record = await merges.merge(session, survivor_id=thread.customer_id, absorbed_id=other_id, actor=_actor(found))
+    record = await merges.merge(session, survivor_id=thread.customer_id, absorbed_id=other_id, actor=actor_of(found))
     absorbed = await session.get(Customer, record.absorbed_id)
     pane = await conversation.load(session, await threads.get(session, thread_id))
     return pages.render(request, "_thread.html", {"pane": pane, "view": view, "undo": record,
@@ -185,7 +181,7 @@ async def merge(request: Request, session: SessionDep, found: AgentDep, thread_i
 @router.post("/inbox/threads/{thread_id}/merges/{merge_id}/undo")
 async def undo_merge(request: Request, session: SessionDep, found: AgentDep, thread_id: int, merge_id: int,
                      view: ViewDep) -> Response:
-    await merges.undo(session, merge_id, actor=_actor(found))
+    await merges.undo(session, merge_id, actor=actor_of(found))
     return await render_pane(request, session, await threads.get(session, thread_id), view)
 
 

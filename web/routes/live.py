@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from inbox.agents import signin
 from inbox.agents.models import Role
 from inbox.realtime import LocalHub, encoded, events_since
+from web.presence import Presence
 from web.ui.security import SESSION_COOKIE
 
 router = APIRouter()
@@ -26,7 +27,7 @@ UNAUTHORISED = 4401
 
 @router.websocket("/live")
 async def live(websocket: WebSocket) -> None:
-    if not _same_origin(websocket):
+    if not same_origin(websocket):
         # Browsers send cookies with cross-site websocket handshakes: without this any page
         # could read an agent's inbox through their session (cross-site websocket hijacking).
         # Closing before accepting refuses the handshake itself (HTTP 403).
@@ -41,8 +42,11 @@ async def live(websocket: WebSocket) -> None:
         await websocket.close(code=UNAUTHORISED)
         return
     hub: LocalHub = websocket.app.state.hub
+    presence: Presence = websocket.app.state.presence
     # Subscribe before catching up, so an event committed in between is in one or the other.
     subscription = hub.subscribe()
+    # From now on the shop counts as staffed: the web chat stops telling visitors to expect an email.
+    await presence.agent_opened(found.session_id)
     try:
         after = _int(websocket.query_params.get("after"))
         if after:
@@ -59,6 +63,7 @@ async def live(websocket: WebSocket) -> None:
         pass
     finally:
         subscription.close()
+        await presence.agent_closed(found.session_id)
         with contextlib.suppress(Exception):
             await websocket.close()
 
@@ -76,14 +81,18 @@ async def _presence(websocket: WebSocket, hub: LocalHub, me: dict[str, Any]) -> 
             continue
         state, thread_id = said.get("presence"), _int(said.get("thread_id"))
         if state in _PRESENCE_STATES and thread_id:
-            hub.publish({"id": None, "kind": "presence", "thread_id": thread_id, "customer_id": None,
-                         "data": {**me, "state": state}})
+            data = {**me, "state": state}
+            # What is being typed, for the web chat: a visitor sees an agent typing a reply to them,
+            # never a colleague's note.
+            if said.get("kind") in ("reply", "note") and isinstance(said.get("channel"), str):
+                data.update(kind=said["kind"], channel=said["channel"][:20])
+            hub.publish({"id": None, "kind": "presence", "thread_id": thread_id, "customer_id": None, "data": data})
 
 
 READY: dict[str, Any] = {"id": None, "kind": "live.ready", "thread_id": None, "customer_id": None, "data": {}}
 
 
-def _same_origin(websocket: WebSocket) -> bool:
+def same_origin(websocket: WebSocket) -> bool:
     origin = websocket.headers.get("origin")
     return origin is None or urlsplit(origin).netloc == websocket.headers.get("host")
 

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from inbox import tags
 from inbox.agents import signin
 from inbox.agents import teams as agent_teams
+from inbox.agents.models import Role
 from inbox.agents.service import active_agents
 from inbox.agents.signin import SignedIn
 from inbox.customers import merge as merges
@@ -26,6 +27,7 @@ from web.ui.security import (
     AgentDep,
     AnyRoleDep,
     CurrentDep,
+    actor_of,
     new_login_csrf,
     safe_next,
 )
@@ -48,8 +50,9 @@ ViewDep = Annotated[ViewId, Depends(_view)]
 
 
 @router.get("/")
-async def home(_found: AnyRoleDep) -> RedirectResponse:
-    return RedirectResponse("/inbox", status_code=303)
+async def home(found: AnyRoleDep) -> RedirectResponse:
+    # Store staff work at the counter's lookup; everyone else in the inbox.
+    return RedirectResponse("/store" if found.user.role == Role.store else "/inbox", status_code=303)
 
 
 @router.get("/login")
@@ -164,7 +167,7 @@ async def decide_suggestion(request: Request, session: SessionDep, found: AgentD
                             suggestion_id: int, decision: Annotated[Literal["merge", "dismiss"], Form()],
                             view: ViewDep) -> Response:
     thread = await threads.get(session, thread_id)
-    actor = f"user:{found.user.id}:{found.user.email}"
+    actor = actor_of(found)
     suggestion = next((s for s in await customers.open_suggestions(session, thread.customer_id)
                        if s.id == suggestion_id), None)
     if suggestion is None:

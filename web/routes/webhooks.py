@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -43,8 +44,9 @@ class TooLarge(Exception):
     pass
 
 
-class _ClientGone(Exception):
-    pass
+async def read_body(request: Request, limit: int) -> bytes:
+    """A route's request body, refused (TooLarge) as soon as it is known to exceed the limit."""
+    return await _read_body(request.scope, request.receive, limit)
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -56,7 +58,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _ClientGone()
+            raise ClientDisconnect()
         body += message.get("body", b"")
         if len(body) > limit:
             raise TooLarge()
@@ -160,7 +162,7 @@ class WebhookIngress:
         started = time.perf_counter()
         try:
             response = await self.endpoints[scope["path"]].handle(scope, receive)
-        except _ClientGone:
+        except ClientDisconnect:
             return
         except Exception:
             # Nothing was committed for this request (the writer answers only after its commit),

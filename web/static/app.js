@@ -124,6 +124,8 @@
     const names = [];
     for (const [id, who] of viewers) {
       if (who.until < now || who.threadId !== openThreadId() || String(id) === body.dataset.me) continue;
+      // A web chat visitor only ever types: shown while they do, in words the agent's language has.
+      if (who.visitor) { if (who.typingUntil > now) names.push(slot.dataset.visitorTyping); continue; }
       names.push(`${who.name} · ${who.typingUntil > now ? slot.dataset.typing : slot.dataset.viewing}`);
     }
     slot.textContent = names.join(", ");
@@ -137,7 +139,7 @@
       else {
         // "viewing" is repeated every few seconds and after each swap: it must not hide fresh typing.
         const typingUntil = who.state === "typing" ? Date.now() + 6000 : (viewers.get(who.user_id)?.typingUntil || 0);
-        viewers.set(who.user_id, { name: who.name, threadId: event.thread_id, typingUntil,
+        viewers.set(who.user_id, { name: who.name, threadId: event.thread_id, typingUntil, visitor: !!who.visitor,
                                    until: Date.now() + 12000 });
       }
       showPresence();
@@ -157,10 +159,10 @@
     }
   }
 
-  function say(presence) {
+  function say(presence, what) {
     const threadId = openThreadId();
     if (socket && socket.readyState === WebSocket.OPEN && threadId) {
-      socket.send(JSON.stringify({ presence, thread_id: threadId }));
+      socket.send(JSON.stringify({ presence, thread_id: threadId, ...what }));
     }
   }
 
@@ -181,7 +183,13 @@
   setInterval(() => { say("viewing"); showPresence(); }, 5000);
   let typingSent = 0;
   document.addEventListener("input", (event) => {
-    if (event.target.closest(".composer") && Date.now() - typingSent > 3000) { typingSent = Date.now(); say("typing"); }
+    const composer = event.target.closest(".composer");
+    if (composer && Date.now() - typingSent > 3000) {
+      typingSent = Date.now();
+      // Reply or note, and on which channel: a web chat visitor is told only of a reply to them.
+      say("typing", { kind: composer.querySelector("input[name=kind]:checked")?.value,
+                      channel: composer.querySelector("select[name=channel]")?.value });
+    }
   });
   document.addEventListener("htmx:afterSettle", (event) => {
     // A new pane opens on the newest message; a redrawn history keeps the reader's place (search.js).

@@ -47,6 +47,12 @@ def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str],
         line = gettext("Automatic reply from %(name)s: %(subject)s") if subject else \
             gettext("Automatic reply from %(name)s")
         return line % {"name": author, "subject": subject}
+    if key == "call.missed":
+        return gettext("Missed call")
+    if key == "call.answered":
+        return call_line(said.get("call") or {}, gettext)
+    if key == "call.transcribed":
+        return gettext("Voicemail, as Twilio heard it: %(text)s") % {"text": text}
     if key == "attachment.failed":
         return gettext("%(file)s could not be kept: %(reason)s") % {"file": said.get("filename") or "",
                                                                    "reason": said.get("reason") or ""}
@@ -58,9 +64,39 @@ def event_line(extra: dict[str, Any] | None, text: str, gettext: Callable[[str],
     return text
 
 
+def call_line(call: dict[str, Any], gettext: Callable[[str], str]) -> str:
+    """One line saying what a logged or Twilio-reported call was: kind · number · length · outcome."""
+    kinds = {"incoming": gettext("Incoming call"), "outgoing": gettext("Outgoing call"),
+             "in_person": gettext("In person"), "missed": gettext("Missed call"),
+             "answered": gettext("Call answered"), "voicemail": gettext("Voicemail")}
+    outcomes = {"resolved": gettext("resolved"), "follow_up": gettext("needs a follow-up"),
+                "callback": gettext("call back"), "no_answer": gettext("no answer"),
+                "voicemail": gettext("left a voicemail")}
+    parts = [kinds.get(str(call.get("kind")), str(call.get("kind") or ""))]
+    if call.get("number"):
+        parts.append(str(call["number"]))
+    seconds = call.get("seconds")
+    if isinstance(seconds, int) and seconds > 0:
+        parts.append(gettext("%(count)s s") % {"count": seconds} if seconds < 60
+                     else gettext("%(count)s min") % {"count": round(seconds / 60)})
+    if call.get("outcome"):
+        parts.append(outcomes.get(str(call["outcome"]), str(call["outcome"])))
+    if call.get("confirmed"):
+        parts.append(gettext("number confirmed"))
+    return " · ".join(parts)
+
+
+def address_shown(identity: Any, gettext: Callable[[str], str]) -> str:
+    """An identity as staff read it: as the customer wrote it, and an anonymous web chat visitor by a short name."""
+    if identity.address.startswith("visitor:"):
+        return gettext("Web chat visitor %(id)s") % {"id": identity.address[8:14]}
+    return str(identity.display or identity.address)
+
+
 def interrupted(error: str | None) -> bool:
     return error == INTERRUPTED
 
 
-TEMPLATE_HELPERS: dict[str, Any] = {"event_line": event_line, "mention_parts": mention_parts,
+TEMPLATE_HELPERS: dict[str, Any] = {"event_line": event_line, "call_line": call_line, "address_shown": address_shown,
+                                    "mention_parts": mention_parts,
                                     "delivery_interrupted": interrupted, "window_alternative": window_alternative}

@@ -51,8 +51,9 @@ def locale_of(request: Request) -> str:
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    locale = locale_of(request)
+           status_code: int = 200, headers: dict[str, str] | None = None, locale: str | None = None) -> HTMLResponse:
+    """The page in the reader's language, or in `locale` when the page itself says which (the web chat)."""
+    locale = locale or locale_of(request)
     words = i18n.translations(locale)
     signed_in = getattr(request.state, "signed_in", None)
     base: dict[str, Any] = {

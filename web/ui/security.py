@@ -62,6 +62,13 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, SignedIn]]:
 AgentDep = Annotated[SignedIn, Depends(require(Role.admin, Role.agent))]
 AnyRoleDep = Annotated[SignedIn, Depends(require(Role.admin, Role.agent, Role.store))]
 AdminDep = Annotated[SignedIn, Depends(require(Role.admin))]
+# The store counter's lookup: store staff, and admins, who may open everything.
+StoreDep = Annotated[SignedIn, Depends(require(Role.store, Role.admin))]
+
+
+def actor_of(found: SignedIn) -> str:
+    """Who did it, as the audit log and merges name a signed-in user."""
+    return f"user:{found.user.id}:{found.user.email}"
 
 
 def new_login_csrf() -> str:

@@ -1,0 +1,3 @@
+from adapters.phone.adapter import Adapter
+
+__all__ = ["Adapter"]

@@ -1,0 +1,3 @@
+from adapters.webchat.adapter import Adapter, Publish
+
+__all__ = ["Adapter", "Publish"]
