@@ -35,6 +35,8 @@ class CoreSettings(BaseSettings):
     # Signs the links that join a chat to a known customer (`onethread telegram link`); links are off when empty.
     link_secret: SecretStr = Field(default=SecretStr(""), validation_alias="LINK_SECRET")
     delivery_max_attempts: int = Field(default=6, validation_alias="DELIVERY_MAX_ATTEMPTS")
+    # The first retry's wait; each one after waits twice as long (jittered, at most 10 minutes).
+    delivery_backoff_seconds: float = Field(default=5.0, validation_alias="DELIVERY_BACKOFF_SECONDS")
     # A claim older than this is a worker that died mid-send: long enough to outlive any provider timeout.
     delivery_lease_seconds: int = Field(default=120, validation_alias="DELIVERY_LEASE_SECONDS")
 

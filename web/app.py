@@ -185,6 +185,7 @@ def start_workers(settings: CoreSettings, sessions: async_sessionmaker[AsyncSess
     worker = run_worker(sessions, senders, stop=stop, wake=wake,
                         worker_id=f"{socket.gethostname()}:{os.getpid()}"[:80],
                         max_attempts=settings.delivery_max_attempts, lease_seconds=settings.delivery_lease_seconds,
+                        backoff_base=settings.delivery_backoff_seconds,
                         files=files, file_url=links.url_for if links else None)
     return [asyncio.create_task(worker, name="delivery-worker"),
             asyncio.create_task(run_waker(sessions, stop=stop), name="snooze-waker")]

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import httpx
@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "adapters" / "whatsapp" / "f
 ACCOUNT_SID = "ACa1b2c3d4e5f60718293a4b5c6d7e8f90"
 AUTH_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 
-Answer = Literal["created", "invalid_to", "server_error", "rate_limited", "hang"]
+Answer = Literal["created", "invalid_to", "server_error", "rate_limited", "hang", "drop"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +50,9 @@ class TwilioFake:
     # Seconds every answer waits: makes concurrent workers overlap.
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
-    # Sids of the messages it answered 201 for, in order.
+    # Sids of the messages it took on (answered 201, or "drop"), in order, and their bodies.
     created: list[str] = field(default_factory=list)
+    created_bodies: list[str] = field(default_factory=list)
     base_url: str = ""
     # Inbound media by ME… sid: (bytes, content type). Twilio answers a media GET with a redirect
     # to its CDN, another origin; so does this fake ("localhost" instead of "127.0.0.1").
@@ -117,6 +118,10 @@ class TwilioFake:
             return _error(429, 20429, "Too Many Requests", headers={"Retry-After": "1"})
         sid = "SM" + uuid.uuid4().hex
         self.created.append(sid)
+        self.created_bodies.append(form.get("Body", [""])[0])
+        if answer == "drop":
+            # Accepted, and then the connection breaks before the answer is through.
+            return _Dropped()
         return JSONResponse(self._created(sid, account_sid, form), status_code=201)
 
     @staticmethod
@@ -179,6 +184,19 @@ class TwilioFake:
         return JSONResponse({"sid": account_sid, "friendly_name": "Demo shop", "status": "active",
                              "type": "Full", "auth_token": self.auth_token,
                              "uri": f"/2010-04-01/Accounts/{account_sid}.json"})
+
+
+class _Dropped(Response):
+    """Starts a 201 and breaks off mid-body: the server closes the connection on the client."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=201)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"sid": "SM', "more_body": True})
+        raise ConnectionAbortedError("the fake breaks the connection here")
 
 
 def _basic_auth(request: Request) -> tuple[str, str] | None:
