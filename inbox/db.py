@@ -6,15 +6,34 @@ batcher (inbox.ingest_queue) turns many small transactions into one.
 """
 
 import functools
+import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, Row, Table, any_, bindparam, event, insert, make_url
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    MetaData,
+    Row,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    make_url,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -162,8 +181,7 @@ def insert_ignore(session: AsyncSession, model: Any, *, conflict: tuple[str, ...
 
     The values go to session.execute as parameters: one statement object per table is built once
     and reused, because building and cache-keying a statement with .values() on every call cost
-    five times the statement's own run on the ingest path. Given a list of parameter sets, the
-    returned rows come back in their order, minus the ones that hit a conflict.
+    five times the statement's own run on the ingest path. For many rows with RETURNING, insert_many().
     """
     return _insert_ignore(session.get_bind().dialect.name, table_of(model), conflict, returning)
 
@@ -172,37 +190,62 @@ def insert_ignore(session: AsyncSession, model: Any, *, conflict: tuple[str, ...
 def _insert_ignore(dialect: str, table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    if not returning:
-        return statement
-    return _returning(dialect, statement, table, returning)
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
-def insert_returning(session: AsyncSession, model: Any, *, returning: tuple[str, ...]) -> Insert:
-    """INSERT ... RETURNING (id first) for many rows in one statement; run it with rows_in_order()."""
-    return _insert_returning(session.get_bind().dialect.name, table_of(model), returning)
+async def insert_many(session: AsyncSession, model: Any, rows: Sequence[Mapping[str, Any]], *,
+                      returning: tuple[str, ...], conflict: tuple[str, ...] = ()) -> list[Row[Any]]:
+    """INSERT … RETURNING (id first) for many rows in one statement: the rows in the order given,
+    minus any that ON CONFLICT (conflict) DO NOTHING skipped. Every row gives the same columns;
+    with nothing to return, nothing is (and SQLite runs it as executemany).
+
+    SQLite: one multi-row INSERT (SQLAlchemy cannot keep parameter order there without sending a
+    statement per row); PostgreSQL: INSERT … SELECT over the rows as unnest()ed arrays, the same
+    SQL whatever the number of rows, so asyncpg prepares it once (a VALUES list is new SQL for
+    every batch size). Both give rising ids in the order of the rows, which is how they are sorted.
+    """
+    if not rows:
+        return []
+    dialect, table = session.get_bind().dialect.name, table_of(model)
+    if dialect != "postgresql" and not returning:
+        await session.execute(_insert_ignore(dialect, table, conflict, ()) if conflict else insert(table), list(rows))
+        return []
+    if dialect == "postgresql":
+        columns = tuple(rows[0])
+        result = await session.execute(_unnest_insert(table, columns, conflict, returning), {
+            # A JSON value goes as text: as an array element a list would read as a dimension.
+            column: [json.dumps(row[column]) for row in rows] if _is_json(table, column) else
+            [row[column] for row in rows] for column in columns})
+        if not returning:
+            return []
+        found = result.all()
+    else:
+        found = (await session.execute(_multirow_insert(dialect, table, conflict, returning), list(rows))).all()
+    return sorted(found, key=lambda row: row[0])
 
 
 @functools.cache
-def _insert_returning(dialect: str, table: Table, returning: tuple[str, ...]) -> Insert:
-    return _returning(dialect, insert(table), table, returning)
+def _multirow_insert(dialect: str, table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]) -> Insert:
+    statement = _insert_ignore(dialect, table, conflict, ()) if conflict else insert(table)
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
-def _returning(dialect: str, statement: Insert, table: Table, returning: tuple[str, ...]) -> Insert:
-    # On PostgreSQL SQLAlchemy keeps parameter order inside one multi-row statement. It knows no
-    # way to on SQLite, and asked to would send one statement per row (a run of 200 messages cost
-    # 400 INSERTs): there rows_in_order() sorts by id instead.
-    return statement.returning(*(table.c[name] for name in returning), sort_by_parameter_order=dialect != "sqlite")
+def _is_json(table: Table, column: str) -> bool:
+    return isinstance(table.c[column].type, sqltypes.JSON)
 
 
-async def rows_in_order(session: AsyncSession, statement: Insert,
-                        params: Sequence[Mapping[str, Any]]) -> list[Row[Any]]:
-    """The rows an INSERT ... RETURNING id, ... gave for params, in their order, minus those a conflict skipped."""
-    rows = list((await session.execute(statement, params)).all())
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite gives the rows of one INSERT rising rowids in the order of its VALUES, and
-        # SQLAlchemy's statements for one call run in parameter order.
-        rows.sort(key=lambda row: row[0])
-    return rows
+@functools.cache
+def _unnest_insert(table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
+                   returning: tuple[str, ...]) -> Insert:
+    arrays = [bindparam(column, type_=postgresql.ARRAY(Text() if _is_json(table, column) else table.c[column].type))
+              for column in columns]
+    given = func.unnest(*arrays).table_valued(*columns, with_ordinality="ordinal").render_derived(name="given")
+    values = [cast(given.c[column], postgresql.JSON) if _is_json(table, column) else given.c[column]
+              for column in columns]
+    statement = postgresql.insert(table).from_select(list(columns), select(*values).order_by(given.c.ordinal))
+    if conflict:
+        statement = statement.on_conflict_do_nothing(index_elements=list(conflict))
+    return statement.returning(*(table.c[name] for name in returning))
 
 
 def upsert(session: AsyncSession, model: Any, *, conflict: tuple[str, ...], update: tuple[str, ...]) -> Insert:
@@ -216,6 +259,47 @@ def _upsert(dialect: str, table: Table, conflict: tuple[str, ...], update: tuple
     statement = insert(table)
     return statement.on_conflict_do_update(index_elements=list(conflict),
                                            set_={name: statement.excluded[name] for name in update})
+
+
+class BulkUpdate:
+    """UPDATE table SET … WHERE key = … for many rows at once, as each database runs it best.
+
+    SQLite: the same statement per row (executemany; each row is a call into the library, in
+    process). PostgreSQL: one statement over the rows as unnest()ed arrays: one message and one
+    plan instead of a bind-execute per row, with the arrays encoded by asyncpg in C. Either way
+    rows are written in the order given (callers sort them by key: concurrent transactions then
+    lock the same rows in the same order). `assign(source)` gives the SET clause, reading each
+    parameter as `source.<name>`.
+    """
+
+    def __init__(self, table: Table, *, where: tuple[str, str], params: Mapping[str, Any],
+                 assign: Callable[[Any], Mapping[str, Any]]) -> None:
+        # where: (the table's column, the parameter it must equal)
+        self.table, self.where, self.params, self.assign = table, where, dict(params), assign
+
+    async def run(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            await session.execute(self._statement(dialect), {name: [row[name] for row in rows] for name in self.params})
+        else:
+            await session.execute(self._statement(dialect), [dict(row) for row in rows])
+
+    @functools.cache  # noqa: B019  (a handful of module-level statements, each built once per database)
+    def _statement(self, dialect: str) -> Any:
+        column, param = self.table.c[self.where[0]], self.where[1]
+        if dialect == "postgresql":
+            arrays = [bindparam(name, type_=postgresql.ARRAY(type_)) for name, type_ in self.params.items()]
+            rows = func.unnest(*arrays).table_valued(*self.params).render_derived(name="row")
+            return update(self.table).where(column == rows.c[param]).values(**self.assign(rows.c))
+        source = _Params({name: bindparam(name, type_=type_) for name, type_ in self.params.items()})
+        return update(self.table).where(column == source[param]).values(**self.assign(source))
+
+
+class _Params(dict[str, Any]):
+    def __getattr__(self, name: str) -> Any:
+        return self[name]
 
 
 def one_of(column: Any, name: str, dialect: str) -> Any:

@@ -27,7 +27,7 @@ from sqlalchemy import JSON, Column, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel, col
 
-from inbox.db import BigIntId, UTCDateTime, after_commit, insert_returning, rows_in_order, utcnow
+from inbox.db import BigIntId, UTCDateTime, after_commit, insert_many, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -294,10 +294,9 @@ async def emit_many(session: AsyncSession, events: Sequence[NewLiveEvent]) -> li
         return []
     at = utcnow()
     # Ids come back in parameter order, so the events publish in the order they were recorded.
-    row_ids = [int(row.id) for row in await rows_in_order(session, insert_returning(
-        session, LiveEvent, returning=("id",)), [
+    row_ids = [int(row.id) for row in await insert_many(session, LiveEvent, [
         {"at": at, "kind": e.kind, "thread_id": e.thread_id, "customer_id": e.customer_id, "data": e.data}
-        for e in events])]
+        for e in events], returning=("id",))]
     hub: Hub | None = session.info.get("hub")
     if hub is not None:
         payloads = [event_payload(row_id, at, e.kind, e.thread_id, e.customer_id, e.data)

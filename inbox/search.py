@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Index, TextClause, bindparam, delete, insert, text
+from sqlalchemy import Column, Index, TextClause, bindparam, delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
-from inbox.db import BigIntId, UTCDateTime, table_of, utcnow
+from inbox.db import BigIntId, UTCDateTime, insert_many, table_of, utcnow
 from inbox.text import fold, terms
 
 
@@ -32,7 +32,6 @@ class SearchDoc(SQLModel, table=True):
 
 
 _DOCS = table_of(SearchDoc)
-_INSERT_DOC = insert(_DOCS)
 _DELETE_DOC = delete(_DOCS).where(_DOCS.c.kind == bindparam("kind"), _DOCS.c.ref_id == bindparam("ref_id"))
 
 
@@ -56,8 +55,7 @@ async def index_documents(session: AsyncSession, documents: Sequence[Document]) 
     """Add new documents in one statement; one whose text folds to nothing is not worth a row."""
     rows = [{"kind": doc.kind, "ref_id": doc.ref_id, "customer_id": doc.customer_id, "body": body, "at": doc.at}
             for doc in documents if (body := fold(doc.text)).strip()]
-    if rows:
-        await session.execute(_INSERT_DOC, rows)
+    await insert_many(session, SearchDoc, rows, returning=())
 
 
 @dataclass(frozen=True, slots=True)

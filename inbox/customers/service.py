@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Integer, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -11,7 +11,7 @@ from inbox import audit
 from inbox.channels import AddressKind, Channel
 from inbox.customers.addresses import looks_like_phone, normalize, normalize_email, normalize_phone
 from inbox.customers.models import Customer, Identity, MergeSuggestion
-from inbox.db import insert_ignore, insert_returning, rows_in_order, table_of, utcnow
+from inbox.db import BulkUpdate, UTCDateTime, insert_ignore, insert_many, table_of, utcnow
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.orders.models import Order
 from inbox.search import Document, index_document, index_documents
@@ -80,16 +80,15 @@ async def create_many(session: AsyncSession, newcomers: Sequence[Newcomer]) -> l
         return []
     now = utcnow()
     names = [newcomer.name.strip()[:200] for newcomer in newcomers]
-    customer_ids = [int(row.id) for row in await rows_in_order(session, insert_returning(
-        session, Customer, returning=("id",)), [
-        {"name": name, "note": "", "created_at": now, "updated_at": now} for name in names])]
+    customer_ids = [int(row.id) for row in await insert_many(session, Customer, [
+        {"name": name, "note": "", "created_at": now, "updated_at": now} for name in names], returning=("id",))]
     thread_ids = await create_many_threads(session, customer_ids)
-    identity_ids = [int(row.id) for row in await rows_in_order(session, insert_ignore(
-        session, Identity, conflict=("channel", "address"), returning=("id",)), [
-            {"customer_id": customer_id, "channel": str(newcomer.channel), "kind": str(newcomer.kind),
-             "address": newcomer.address, "verified": newcomer.verified,
-             "display": newcomer.display or newcomer.address, "created_at": now}
-            for newcomer, customer_id in zip(newcomers, customer_ids, strict=True)])]
+    identity_ids = [int(row.id) for row in await insert_many(session, Identity, [
+        {"customer_id": customer_id, "channel": str(newcomer.channel), "kind": str(newcomer.kind),
+         "address": newcomer.address, "verified": newcomer.verified,
+         "display": newcomer.display or newcomer.address, "created_at": now}
+        for newcomer, customer_id in zip(newcomers, customer_ids, strict=True)],
+        returning=("id",), conflict=("channel", "address"))]
     if len(identity_ids) != len(newcomers):
         return None
     # reindex() of a customer whose only identity is this one.
@@ -266,8 +265,9 @@ async def count(session: AsyncSession) -> int:
 
 
 _IDENTITIES = table_of(Identity)
-_TOUCH_INBOUND = update(_IDENTITIES).where(_IDENTITIES.c.id == bindparam("identity_id")).values(
-    last_inbound_at=bindparam("at"))
+_TOUCH_INBOUND = BulkUpdate(_IDENTITIES, where=("id", "identity_id"),
+                            params={"identity_id": Integer(), "at": UTCDateTime()},
+                            assign=lambda row: {"last_inbound_at": row.at})
 
 
 async def touch_inbound(session: AsyncSession, identity_id: int, at: datetime) -> None:
@@ -281,5 +281,5 @@ async def touch_inbound_many(session: AsyncSession, touches: Sequence[tuple[int,
     # in the same order, so they wait for each other instead of deadlocking.
     latest = dict(touches)
     if latest:
-        await session.execute(_TOUCH_INBOUND, [{"identity_id": identity_id, "at": latest[identity_id]}
-                                               for identity_id in sorted(latest)])
+        await _TOUCH_INBOUND.run(session, [{"identity_id": identity_id, "at": latest[identity_id]}
+                                           for identity_id in sorted(latest)])

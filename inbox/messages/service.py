@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Integer, String, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -12,7 +12,7 @@ from sqlmodel import col
 from inbox import cursor
 from inbox.channels import Channel
 from inbox.customers import service as customers
-from inbox.db import after_commit, insert_ignore, rows_in_order, table_of, utcnow
+from inbox.db import BulkUpdate, UTCDateTime, after_commit, insert_ignore, insert_many, table_of, utcnow
 from inbox.errors import NotFound
 from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, EarlyReceipt, Message
@@ -76,8 +76,7 @@ async def append_many(session: AsyncSession, entries: Sequence[tuple[Thread, New
     # One INSERT per run of messages deduplicated the same way (in practice: one per call).
     for conflict, run in itertools.groupby(rows, key=_conflict):
         params = list(run)
-        returned = await rows_in_order(session, insert_ignore(session, Message, conflict=conflict,
-                                                               returning=_RETURNED), params)
+        returned = await insert_many(session, Message, params, returning=_RETURNED, conflict=conflict)
         ids += _match_returned(params, returned)
     stored = [(thread, new, row, message_id)
               for (thread, new), row, message_id in zip(entries, rows, ids, strict=True) if message_id is not None]
@@ -146,13 +145,17 @@ def _match_returned(params: list[dict[str, Any]], returned: Sequence[Any]) -> li
 
 
 _THREADS = table_of(Thread)
-_TOUCH_THREAD = update(_THREADS).where(_THREADS.c.id == bindparam("thread_id")).values(
-    last_activity_at=bindparam("last_activity_at"), last_message_id=bindparam("last_message_id"),
-    last_preview=bindparam("last_preview"), last_direction=bindparam("last_direction"),
-    last_channel=bindparam("last_channel"), channels=bindparam("channels"),
-    last_inbound_channel=bindparam("last_inbound_channel"),
-    unread_count=_THREADS.c.unread_count + bindparam("unread_increment"),
-)
+_TOUCH_THREAD = BulkUpdate(
+    _THREADS, where=("id", "thread_id"),
+    params={"thread_id": Integer(), "last_activity_at": UTCDateTime(), "last_message_id": Integer(),
+            "last_preview": String(), "last_direction": String(), "last_channel": String(), "channels": String(),
+            "last_inbound_channel": String(), "unread_increment": Integer()},
+    assign=lambda row: {
+        "last_activity_at": row.last_activity_at, "last_message_id": row.last_message_id,
+        "last_preview": row.last_preview, "last_direction": row.last_direction, "last_channel": row.last_channel,
+        "channels": row.channels, "last_inbound_channel": row.last_inbound_channel,
+        "unread_count": _THREADS.c.unread_count + row.unread_increment,
+    })
 _SUMMARY = ("last_activity_at", "last_message_id", "last_preview", "last_direction", "last_channel", "channels",
             "last_inbound_channel")
 
@@ -188,8 +191,8 @@ async def _touch_threads(session: AsyncSession, touches: Sequence[tuple[Thread, 
         return
     # One constant statement for every thread: the same SQL, cached, whatever changed. In id order,
     # so concurrent transactions on PostgreSQL lock threads in the same order (no deadlock).
-    await session.execute(_TOUCH_THREAD, [{"thread_id": thread_id, **summaries[thread_id][1]}
-                                          for thread_id in sorted(summaries)])
+    await _TOUCH_THREAD.run(session, [{"thread_id": thread_id, **summaries[thread_id][1]}
+                                      for thread_id in sorted(summaries)])
     for thread, values in summaries.values():
         for key in _SUMMARY:
             # Mirror the row without marking the object dirty: the UPDATE above already wrote it.

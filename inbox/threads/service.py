@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from inbox.db import insert_ignore, insert_returning, rows_in_order, table_of, utcnow
+from inbox.db import insert_ignore, insert_many, table_of, utcnow
 from inbox.errors import NotFound
 from inbox.realtime import NewLiveEvent, emit
 from inbox.threads.models import Case, Status, Thread
@@ -32,8 +32,9 @@ async def create_many(session: AsyncSession, customer_ids: Sequence[int]) -> lis
     """ensure_thread for customers created in this transaction, who cannot have one yet: their thread ids."""
     if not customer_ids:
         return []
-    return [int(row.id) for row in await rows_in_order(session, insert_returning(session, Thread, returning=("id",)),
-                                                         [_new_thread(customer_id) for customer_id in customer_ids])]
+    return [int(row.id) for row in await insert_many(session, Thread, [_new_thread(customer_id)
+                                                                       for customer_id in customer_ids],
+                                                     returning=("id",))]
 
 
 _OPEN_CASE = update(_THREADS).where(_THREADS.c.id == bindparam("thread_id")).values(
@@ -48,10 +49,9 @@ async def open_first_cases(session: AsyncSession, openings: Sequence[tuple[int, 
     """
     if not openings:
         return []
-    statement = insert_returning(session, Case, returning=("id",))
-    case_ids = [int(row.id) for row in await rows_in_order(session, statement, [
+    case_ids = [int(row.id) for row in await insert_many(session, Case, [
         {"thread_id": thread_id, "number": 1, "status": Status.open, "opened_at": at}
-        for thread_id, _, at in openings])]
+        for thread_id, _, at in openings], returning=("id",))]
     await session.execute(_OPEN_CASE, [{"thread_id": thread_id, "case_id": case_id}
                                        for (thread_id, _, _), case_id in zip(openings, case_ids, strict=True)])
     # The data _set_thread announces for the same change, key for key.

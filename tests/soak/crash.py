@@ -38,6 +38,7 @@ async def run(database_url: str, *, webhooks: int, kills: int, data_dir: Path | 
               run_id: str = "0a1b2c") -> Figures:
     """On a database the migrations made (the server's own start checks them)."""
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="onethread-soak-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
     # Meta's name lookup points at a closed port: it fails at once, and the message is kept without a name.
     server = ServerProcess(environment(**SETTINGS, DATABASE_URL=database_url, DATA_DIR=str(data_dir),
                                        META_GRAPH_BASE_URL="http://127.0.0.1:9", SMTP_LISTEN_PORT="0"), data_dir,

@@ -20,6 +20,7 @@ class ServerProcess:
 
     async def start(self) -> None:
         # Output to a file: a full pipe nobody reads would stall the server mid-soak.
+        self.cwd.mkdir(parents=True, exist_ok=True)
         log = (self.cwd / f"server-{self.port}.log").open("ab")
         self._process = await asyncio.create_subprocess_exec(
             *ONETHREAD, "serve", "--port", str(self.port), *self.options, env=self.env, cwd=self.cwd,
