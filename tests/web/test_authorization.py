@@ -14,27 +14,44 @@ from fastapi.routing import APIRoute
 from inbox.agents.models import Role
 from tests.web.users import signed_in
 
-# Open to anyone by design: health, sign-in, the API's own documentation. Webhooks prove
-# themselves with the provider's signature instead (tests/web/test_webhooks.py).
-PUBLIC = {"/healthz", "/login", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
-          # The web chat as any shop page embeds it, a visitor's session, and the demo shop.
-          "/widget.js", "/widget", "/widget/session", "/demo/shop"}
-AGENT_ONLY = {"/inbox"}  # and everything under it
-ADMIN_ONLY = "/admin"  # and everything under it
-ANY_ROLE = {"/", "/logout"}
-ANY_ROLE_UNDER = "/account"
-# Signed links: no session opens them, only their signature (tests/web/test_whatsapp_media.py).
-SIGNED_UNDER = "/files/"
-# A web chat visitor's uploads and forms: only the visitor's own token opens them, never a staff session.
-VISITOR_UNDER = "/widget/"
-# The store counter's lookup: store staff, and admins.
-STORE_UNDER = "/store"
+# Who may open what, by path: the first rule whose prefix a route's path starts with decides (an
+# exact path when the rule ends without "/"). A route that no rule covers fails the test: whoever
+# adds a route says here who may open it.
+ANYONE, SIGNED_LINK, VISITOR, BEARER = "anyone", "signed link", "visitor", "bearer"
+RULES: list[tuple[str, set[Role] | str]] = [
+    # Health, sign-in, the API's own documentation. Webhooks prove themselves with the provider's
+    # signature instead (tests/web/test_webhooks.py) and are not in this table's routes.
+    ("/healthz", ANYONE), ("/login", ANYONE), ("/docs", ANYONE), ("/docs/oauth2-redirect", ANYONE),
+    ("/redoc", ANYONE), ("/openapi.json", ANYONE),
+    # The web chat as any shop page embeds it, and the demo shop.
+    ("/widget.js", ANYONE), ("/widget", ANYONE), ("/widget/session", ANYONE), ("/demo/shop", ANYONE),
+    # A web chat visitor's uploads and forms: only the visitor's own token opens them, never a staff session.
+    ("/widget/", VISITOR),
+    # Files a provider downloads: only their signature opens them (tests/web/test_whatsapp_media.py).
+    ("/files/", SIGNED_LINK),
+    # Bearer tokens only: a browser session opens nothing there.
+    ("/api/", BEARER),
+    ("/admin", {Role.admin}), ("/admin/", {Role.admin}),
+    # The store counter's lookup: store staff, and admins.
+    ("/store", {Role.store, Role.admin}), ("/store/", {Role.store, Role.admin}),
+    ("/", {Role.admin, Role.agent, Role.store}), ("/logout", {Role.admin, Role.agent, Role.store}),
+    ("/account", {Role.admin, Role.agent, Role.store}), ("/account/", {Role.admin, Role.agent, Role.store}),
+    ("/inbox", {Role.admin, Role.agent}), ("/inbox/", {Role.admin, Role.agent}),
+    ("/search", {Role.admin, Role.agent}), ("/search/", {Role.admin, Role.agent}),
+]
+
+
+def rule_for(path: str) -> set[Role] | str:
+    for prefix, who in RULES:
+        if path == prefix or (prefix.endswith("/") and prefix != "/" and path.startswith(prefix)):
+            return who
+    raise AssertionError(f"no rule says who may open {path}: add one to RULES in {__file__}")
 
 
 def _routes(app: FastAPI) -> list[tuple[str, str]]:
     found = []
     for route in _walk(app.routes):
-        if route.path in PUBLIC:
+        if rule_for(re.sub(r"\{[^}]+\}", "1", route.path)) == ANYONE:
             continue
         for method in sorted(route.methods - {"HEAD"}):
             found.append((method, re.sub(r"\{[^}]+\}", "1", route.path)))
@@ -53,19 +70,13 @@ def _walk(routes: list[Any]) -> list[APIRoute]:
 
 
 def _allowed(path: str, role: Role | None) -> bool:
-    if path.startswith("/api/"):
-        return False  # bearer tokens only: a browser session opens nothing there
-    if path.startswith((SIGNED_UNDER, VISITOR_UNDER)):
-        return False
-    if role is None:
-        return False
-    if path in ANY_ROLE or path == ANY_ROLE_UNDER or path.startswith(ANY_ROLE_UNDER + "/"):
-        return True
-    if path == ADMIN_ONLY or path.startswith(ADMIN_ONLY + "/"):
-        return role == Role.admin
-    if path == STORE_UNDER or path.startswith(STORE_UNDER + "/"):
-        return role in (Role.store, Role.admin)
-    return role in (Role.admin, Role.agent)
+    who = rule_for(path)
+    return role is not None and isinstance(who, set) and role in who
+
+
+def _refused(response: httpx.Response) -> bool:
+    return response.status_code in (401, 403) or (
+        response.status_code == 303 and response.headers["location"].startswith("/login"))
 
 
 async def test_the_route_table_is_not_empty(web_app) -> None:
@@ -87,8 +98,7 @@ async def test_every_route_checks_who_is_asking(server, web_app, sessions, role:
                 continue  # would end the session the rest of the loop uses; tests/web/test_sign_in.py covers it
             response = await client.request(method, path, follow_redirects=False)
             assert response.status_code < 500, (method, path, response.status_code)
-            refused = response.status_code in (401, 403) or (
-                response.status_code == 303 and response.headers["location"].startswith("/login"))
+            refused = _refused(response)
             if _allowed(path, role) and refused:
                 refused_but_allowed.append((method, path, response.status_code))
             if not _allowed(path, role) and not refused:
@@ -96,3 +106,39 @@ async def test_every_route_checks_who_is_asking(server, web_app, sessions, role:
     finally:
         await client.aclose()
     assert let_in == [] and refused_but_allowed == []
+
+
+async def test_every_route_has_a_rule(web_app) -> None:
+    for route in _walk(web_app.routes):
+        rule_for(re.sub(r"\{[^}]+\}", "1", route.path))
+
+
+async def test_an_api_token_opens_the_api_and_nothing_else(server, web_app, token) -> None:
+    refused_but_allowed, let_in = [], []
+    async with httpx.AsyncClient(base_url=server, headers={"Authorization": f"Bearer {token}"}) as client:
+        for method, path in _routes(web_app):
+            response = await client.request(method, path, follow_redirects=False)
+            assert response.status_code < 500, (method, path, response.status_code)
+            allowed = rule_for(path) == BEARER
+            if allowed and _refused(response):
+                refused_but_allowed.append((method, path, response.status_code))
+            if not allowed and not _refused(response):
+                let_in.append((method, path, response.status_code))
+    assert let_in == [] and refused_but_allowed == []
+
+
+async def test_every_form_refuses_a_post_without_its_csrf_token(server, web_app, sessions) -> None:
+    # An admin may open every staff page, so only the missing token can be why one refuses.
+    admin = await signed_in(server, sessions, Role.admin)
+    del admin.headers["X-CSRF-Token"]
+    accepted = []
+    try:
+        for method, path in _routes(web_app):
+            if method == "GET" or not isinstance(rule_for(path), set) or path == "/logout":
+                continue
+            response = await admin.request(method, path, follow_redirects=False)
+            if response.status_code != 403:
+                accepted.append((method, path, response.status_code))
+    finally:
+        await admin.aclose()
+    assert accepted == []

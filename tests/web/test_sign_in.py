@@ -73,6 +73,19 @@ class TestSignIn:
         assert response.headers["location"] == "/"
 
 
+class TestSessionFixation:
+    async def test_a_session_id_planted_before_sign_in_is_never_the_one_signed_in(self, browser, sessions) -> None:
+        email = await make_user(sessions, Role.agent)
+        # An attacker sets the victim's cookie (a shared computer, a subdomain) and waits for the sign-in.
+        planted = "planted-by-someone-else-0123456789abcdef"
+        browser.cookies.set("onethread_session", planted, domain="127.0.0.1", path="/")
+        signed = await _sign_in(browser, email)
+        assert signed.status_code == 303
+        assert browser.cookies["onethread_session"] != planted
+        async with httpx.AsyncClient(base_url=str(browser.base_url), cookies={"onethread_session": planted}) as other:
+            assert (await other.get("/inbox")).status_code == 303  # the planted id opens nothing
+
+
 class TestSignOut:
     async def test_sign_out_ends_the_session_on_the_server(self, server, browser, sessions) -> None:
         email = await make_user(sessions, Role.agent)
