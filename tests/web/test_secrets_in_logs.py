@@ -76,7 +76,8 @@ async def test_no_secret_is_logged_or_printed_whatever_fails(server, sessions, i
                                                           "hub.challenge": "1"})
         form = await provider.get("/login")
         email = await make_user(sessions, Role.agent)
-        await provider.post("/login", data={"email": email, "password": PASSWORD_TYPED, "csrf_token": csrf_of(form.text)})
+        await provider.post("/login", data={"email": email, "password": PASSWORD_TYPED,
+                                            "csrf_token": csrf_of(form.text)})
 
     # A customer on every sending channel; a reply to each goes to a provider that cannot be reached.
     parties = {Channel.whatsapp: Party("whatsapp:+905320000001", AddressKind.phone, True, "Ayşe"),
