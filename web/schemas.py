@@ -182,6 +182,14 @@ class OrderIn(BaseModel):
             lines=[IncomingLine(sku=x.sku, title=x.title, quantity=x.quantity, price=x.price) for x in self.lines],
         )
 
+    @field_validator("tracking_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        # Agents click it: a javascript: or data: "tracking link" would run in their browser.
+        if value and not value.strip().lower().startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// address")
+        return value.strip() if value else None
+
     @field_validator("currency")
     @classmethod
     def _iso_currency(cls, value: str) -> str:

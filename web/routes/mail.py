@@ -10,13 +10,23 @@ from inbox.messages import service as messages
 from inbox.messages.models import Attachment
 from web.deps import SessionDep
 from web.ui import mail_html
-from web.ui.security import AgentDep
+from web.ui.security import AgentDep, StoreDep
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/inbox/messages/{message_id}/html")
 async def mail_view(request: Request, session: SessionDep, _found: AgentDep, message_id: int) -> HTMLResponse:
+    return await _mail(request, session, message_id)
+
+
+@router.get("/store/messages/{message_id}/html")
+async def store_mail_view(request: Request, session: SessionDep, _found: StoreDep, message_id: int) -> HTMLResponse:
+    """The same for the store counter's read-only card, which its staff may open and the inbox not."""
+    return await _mail(request, session, message_id)
+
+
+async def _mail(request: Request, session: SessionDep, message_id: int) -> HTMLResponse:
     message = await messages.get(session, message_id)
     if not message.html:
         raise NotFound("HTML of message", message_id)
