@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from inbox.agents.models import Role
+from tests.soak.figures import record
 from tests.web.users import signed_in
 
 # Who may open what, by path: the first rule whose prefix a route's path starts with decides (an
@@ -105,6 +106,9 @@ async def test_every_route_checks_who_is_asking(server, web_app, sessions, role:
                 let_in.append((method, path, response.status_code))
     finally:
         await client.aclose()
+    record(f"authorization, {role or 'anonymous'}", f"guarded routes (method × path) {len(_routes(web_app))}, "
+           f"let in wrongly {len(let_in)}, "
+           f"refused wrongly {len(refused_but_allowed)}")
     assert let_in == [] and refused_but_allowed == []
 
 
@@ -124,6 +128,9 @@ async def test_an_api_token_opens_the_api_and_nothing_else(server, web_app, toke
                 refused_but_allowed.append((method, path, response.status_code))
             if not allowed and not _refused(response):
                 let_in.append((method, path, response.status_code))
+    record("authorization, API token", f"guarded routes (method × path) {len(_routes(web_app))}, "
+           f"let in wrongly {len(let_in)}, "
+           f"refused wrongly {len(refused_but_allowed)}")
     assert let_in == [] and refused_but_allowed == []
 
 
@@ -132,13 +139,16 @@ async def test_every_form_refuses_a_post_without_its_csrf_token(server, web_app,
     admin = await signed_in(server, sessions, Role.admin)
     del admin.headers["X-CSRF-Token"]
     accepted = []
+    posted = 0
     try:
         for method, path in _routes(web_app):
             if method == "GET" or not isinstance(rule_for(path), set) or path == "/logout":
                 continue
+            posted += 1
             response = await admin.request(method, path, follow_redirects=False)
             if response.status_code != 403:
                 accepted.append((method, path, response.status_code))
     finally:
         await admin.aclose()
+    record("csrf", f"staff forms posted without their token {posted}, accepted {len(accepted)}")
     assert accepted == []
