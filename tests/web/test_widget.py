@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from inbox.customers import service as customers
 from inbox.messages.models import Attachment, Message
+from inbox.visitors import service as visitors
 from inbox.visitors.models import Visitor
 from tests.ui.test_composer_browser import PNG
 from tests.waiting import until
@@ -79,6 +80,16 @@ class TestSession:
             oversized = await client.post("/widget/session", content=b"{" + b" " * 5000 + b"}")
         assert (forged.status_code, oversized.status_code) == (403, 413)
         assert await _count(sessions, Visitor, col(Visitor.verified).is_(True)) == 0
+
+    async def test_a_script_minting_chats_is_stopped_but_a_returning_visitor_is_not(self, server, sessions) -> None:
+        first = await _session(server)
+        for _ in range(visitors.NEW_VISITORS_PER_HOUR - 1):
+            await _session(server)
+        async with httpx.AsyncClient(base_url=server) as client:
+            refused = await client.post("/widget/session", json={"token": ""})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "600"
+        assert await _count(sessions, Visitor) == visitors.NEW_VISITORS_PER_HOUR  # the refused one left nothing
+        assert (await _session(server, first["token"]))["token"] == first["token"]
 
     async def test_the_frame_may_be_embedded_only_where_the_shop_says(self, server) -> None:
         async with httpx.AsyncClient(base_url=server) as client:
@@ -223,6 +234,12 @@ class TestFiles:
                                                           status: int) -> None:
         started = await _session(server)
         assert (await self._upload(server, started["token"], name, data, content_type)).status_code == status
+
+    async def test_a_flood_of_uploads_is_slowed_down(self, server, sessions) -> None:
+        started = await _session(server)
+        answers = [(await self._upload(server, started["token"], f"foto{n}.png", PNG, "image/png")).status_code
+                   for n in range(12)]
+        assert answers == [200] * 10 + [429] * 2
 
     async def test_no_upload_without_the_visitors_token(self, server) -> None:
         assert (await self._upload(server, "", "kutu.png", PNG, "image/png")).status_code == 401
