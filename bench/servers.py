@@ -22,12 +22,14 @@ def free_port() -> int:
 running: dict[int, int] = {}
 
 
-def resident_mb(pid: int) -> float:
-    """The process's resident set size (Linux)."""
+def resident_mb(pid: int, field: str = "VmRSS") -> float:
+    """The process's resident set size (Linux), or one part of it: RssAnon is the memory the
+    process itself holds; RssFile is files mapped from the OS page cache (libraries, and SQLite's
+    memory-mapped database), which the kernel takes back under pressure."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise LookupError(f"no VmRSS for process {pid}")
+    raise LookupError(f"no {field} for process {pid}")
 
 
 @contextmanager

@@ -102,17 +102,18 @@ def bare_memory_mb() -> float:
 
 
 def pages(database: str, dataset: Dataset, plan: Plan) -> list[Row]:
-    memory: list[float] = []
-    figures = ui.measure(database, dataset, plan.requests,
-                         before_stop=lambda port: memory.append(resident_mb(running[port])))
+    memory: list[tuple[float, float]] = []
+    figures = ui.measure(database, dataset, plan.requests, before_stop=lambda port: memory.append(
+        (resident_mb(running[port]), resident_mb(running[port], "RssAnon"))))
     ui.report(database, dataset, figures)
     rows = [Row(f"{f.what}, server p95", database, f"{f.server_p95:.1f} ms",
                 f"the query alone {f.query_p95:.2f} ms", f"≤ {f.goal:.0f} ms", f.server_p95 <= f.goal)
             for f in figures]
     sizes = dataset.sizes
     rows.append(Row(f"resident memory, one process after serving {sizes.customers:,} customers' pages",
-                    database, f"{memory[0]:.0f} MB", f"bare FastAPI {bare_memory_mb():.0f} MB",
-                    f"≤ {GOAL_MEMORY_MB:.0f} MB", memory[0] <= GOAL_MEMORY_MB))
+                    database, f"{memory[0][0]:.0f} MB, of which its own {memory[0][1]:.0f} MB (the rest: files "
+                    "mapped from the page cache)", f"bare FastAPI {bare_memory_mb():.0f} MB",
+                    f"≤ {GOAL_MEMORY_MB:.0f} MB", memory[0][0] <= GOAL_MEMORY_MB))
     onethread = [sys.executable, "-m", "web.cli", "serve"]
     ours = cold_start(onethread, {"DATABASE_URL": dataset.url, "DATA_DIR": tempfile.mkdtemp(), "REDIS_URL": ""})
     bare = cold_start([sys.executable, "-m", "uvicorn", "bench.bare_app:app"], {})

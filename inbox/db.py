@@ -127,8 +127,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             "busy_timeout=10000",
             "temp_store=MEMORY",
             "cache_size=-65536",
-            # Reads of a large inbox straight from the page cache, without a copy per page read.
-            "mmap_size=1073741824",
+            # Reads of the hot part of a large inbox straight from the page cache, without a copy per
+            # page read; mapped pages count in the process's resident memory, hence the bound.
+            "mmap_size=268435456",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
