@@ -1,8 +1,10 @@
 """Canned responses: saved replies an agent drops into the composer, with the customer's details filled in.
 
 Variables are written `{{customer.first_name}}`, `{{order.number}}`, `{{order.status}}` (the
-customer's newest order). A variable with no value (no orders yet) stays visible as written, so
-the agent sees what to fill in by hand instead of sending a blank.
+customer's newest order), and `{{preference.<key>}}` for any preference the customer shared
+(`{{preference.language}}`, `{{preference.size}}`). A variable with no value (no orders yet, a
+preference never stated) stays visible as written, so the agent sees what to fill in by hand
+instead of sending a blank.
 """
 
 import re
@@ -15,10 +17,17 @@ from inbox.agents.models import CannedResponse
 from inbox.customers.models import Customer
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.orders.models import Order
+from inbox.preferences.service import for_customer as preferences_of
 
 VARIABLES = ("customer.first_name", "customer.name", "order.number", "order.status")
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
 _SHORTCUT = re.compile(r"^[\w-]{1,60}$")
+# Any well-formed key: which preferences a customer has is only known when the response is used.
+_PREFERENCE = "preference."
+
+
+def _known(name: str) -> bool:
+    return name in VARIABLES or name.startswith(_PREFERENCE)
 
 
 def _checked(shortcut: str, body: str) -> tuple[str, str]:
@@ -27,8 +36,8 @@ def _checked(shortcut: str, body: str) -> tuple[str, str]:
         raise Invalid("shortcut", "use letters, digits, - or _ (up to 60)")
     if not body.strip():
         raise Invalid("body", "must not be empty")
-    if unknown := sorted({name for name in _VARIABLE.findall(body) if name not in VARIABLES}):
-        raise Invalid("body", f"unknown variable {{{{{unknown[0]}}}}}; known: {', '.join(VARIABLES)}")
+    if unknown := sorted({name for name in _VARIABLE.findall(body) if not _known(name)}):
+        raise Invalid("body", f"unknown variable {{{{{unknown[0]}}}}}; known: {', '.join(VARIABLES)}, preference.<key>")
     return shortcut, body
 
 
@@ -77,4 +86,9 @@ async def values_for(session: AsyncSession, customer_id: int) -> dict[str, str]:
     values = {"customer.name": name, "customer.first_name": name.split()[0] if name else ""}
     if order is not None:
         values |= {"order.number": order.number, "order.status": order.status}
-    return values
+    return values | await _preference_values(session, customer_id)
+
+
+async def _preference_values(session: AsyncSession, customer_id: int) -> dict[str, str]:
+    # Only what the customer shared (or an agent recorded): nothing is guessed or defaulted.
+    return {f"{_PREFERENCE}{p.key}": p.value for p in await preferences_of(session, customer_id)}

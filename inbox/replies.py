@@ -19,7 +19,7 @@ from inbox.files import StoredFile
 from inbox.messages import service as messages
 from inbox.messages.models import Message
 from inbox.realtime import emit
-from inbox.text import preview, reply_subject
+from inbox.text import preview, reply_subject, required
 from inbox.threads import service as threads
 from inbox.threads.models import Thread
 from inbox.visitors import service as visitors
@@ -29,12 +29,7 @@ MAX_TEXT = 10_000
 
 
 def _clean(text: str) -> str:
-    stripped = text.strip()
-    if not stripped:
-        raise Invalid("text", "must not be empty")
-    if len(stripped) > MAX_TEXT:
-        raise Invalid("text", f"longer than {MAX_TEXT} characters")
-    return stripped
+    return required("text", text, limit=MAX_TEXT)
 
 
 async def reply_identity(session: AsyncSession, customer_id: int, channel: Channel) -> Identity:
@@ -106,7 +101,7 @@ async def queue_reply(session: AsyncSession, *, customer_id: int, channel: Chann
 
 async def queue_template(session: AsyncSession, *, customer_id: int, template_id: int, variables: dict[str, str],
                          author_user_id: int | None = None, author_name: str = "",
-                         idempotency_key: str | None = None) -> Message:
+                         idempotency_key: str | None = None, extra: dict[str, Any] | None = None) -> Message:
     """Queue an approved template, whatever the window: that is what templates are for.
 
     The message's text is the filled-in copy (what the thread shows); extra["template"] holds what
@@ -123,7 +118,8 @@ async def queue_template(session: AsyncSession, *, customer_id: int, template_id
     return await _queue(session, await threads.for_customer(session, customer.id or 0), messages.NewMessage(
         direction=Direction.outbound, channel=template.channel, text=text, author_type="agent",
         author_user_id=author_user_id, author_name=author_name, identity_id=identity.id,
-        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key, extra={"template": sent}), ())
+        delivery_status=DeliveryStatus.queued, idempotency_key=idempotency_key,
+        extra={**(extra or {}), "template": sent}), ())
 
 
 async def _queue(session: AsyncSession, thread: Thread, new: messages.NewMessage,

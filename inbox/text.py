@@ -4,6 +4,8 @@ import unicodedata
 
 import nh3
 
+from inbox.errors import Invalid
+
 # Turkish letters folded the way people type them on a keyboard without Turkish keys:
 # "İSTANBUL", "ıstanbul" and "istanbul" are one word, "ışık" and "isik" too.
 _TURKISH = str.maketrans({"İ": "i", "I": "i", "ı": "i", "Ş": "s", "ş": "s", "Ğ": "g", "ğ": "g",
@@ -142,3 +144,13 @@ def preview(text: str, limit: int = 140) -> str:
 def strip_nul(text: str) -> str:
     # PostgreSQL text cannot hold U+0000; WhatsApp bodies sometimes carry it.
     return text.replace("\x00", "")
+
+
+def required(field: str, text: str, *, limit: int) -> str:
+    """The text stripped; Invalid naming `field` when nothing is left or it is longer than `limit`."""
+    stripped = text.strip()
+    if not stripped:
+        raise Invalid(field, "must not be empty")
+    if len(stripped) > limit:
+        raise Invalid(field, f"longer than {limit} characters")
+    return stripped

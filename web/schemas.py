@@ -102,6 +102,8 @@ class MessageOut(BaseModel):
     delivery_status: str | None
     error: str | None
     created_at: datetime
+    # Started by the shop (kind "proactive"), not an answer to the customer.
+    proactive: bool = False
 
     @classmethod
     def of(cls, message: Message, customer_id: int, attachments: list[Attachment]) -> "MessageOut":
@@ -112,6 +114,7 @@ class MessageOut(BaseModel):
             attachments=[AttachmentOut(filename=a.filename, content_type=a.content_type, size=a.size,
                                        url=f"/api/v1/attachments/{a.id}") for a in attachments],
             delivery_status=message.delivery_status, error=message.error, created_at=message.at,
+            proactive=bool(message.extra and message.extra.get("proactive")),
         )
 
 
@@ -122,19 +125,23 @@ class MessagePage(BaseModel):
 
 class MessageIn(BaseModel):
     """A reply or note with `text`; or, with `template_id` and `variables`, an approved WhatsApp template
-    (the only reply allowed once the 24-hour window closed; `text` is then left out)."""
+    (the only reply allowed once the 24-hour window closed; `text` is then left out).
+
+    `kind: "proactive"` starts a conversation the customer did not ask for (a restock, a store event):
+    refused with 409 unless the customer's marketing consent on `channel` is in force, and on WhatsApp
+    outside the 24-hour window only as a template."""
 
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
     text: str | None = Field(default=None, min_length=1, max_length=10_000)
-    kind: Literal["reply", "note"] = "reply"
+    kind: Literal["reply", "note", "proactive"] = "reply"
     template_id: int | None = Field(default=None, gt=0)
     variables: dict[Annotated[str, Field(pattern=r"^\d{1,2}$")], Annotated[str, Field(max_length=1000)]] = {}
 
     @model_validator(mode="after")
     def _text_or_template(self) -> "MessageIn":
-        if self.template_id is not None and (self.text is not None or self.kind != "reply"
+        if self.template_id is not None and (self.text is not None or self.kind == "note"
                                              or self.channel != Channel.whatsapp):
             raise PydanticCustomError("template", "a template is a WhatsApp reply: send it without text")
         return self

@@ -18,6 +18,8 @@ from inbox.customers.profile import Profile
 from inbox.db import utcnow
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
+from inbox.preferences import service as preferences
+from inbox.preferences.service import Provenance
 from inbox.templates import MessageTemplate
 from inbox.threads.models import Thread
 from inbox.windows import Window, for_identities
@@ -51,6 +53,8 @@ class Conversation:
     teams: Sequence[Team]
     # What may still go out where a channel's window is closed (WhatsApp templates), by channel.
     templates: dict[str, Sequence[MessageTemplate]]
+    # Who set the sidebar's preferences and the messages they and the consents quote.
+    provenance: Provenance
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
@@ -79,4 +83,5 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
                         tag_catalog=await case_tags.all_tags(session), agents=await active_agents(session),
                         teams=await agent_teams.all_teams(session),
                         templates={channel: await message_templates.all_templates(session, channel=channel)
-                                   for channel in closed})
+                                   for channel in closed},
+                        provenance=await preferences.provenance(session, whole.preferences, whole.consents))

@@ -1,6 +1,6 @@
 """The public REST API (/api/v1): a fixed contract, thin over the domain."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse
@@ -11,6 +11,7 @@ from inbox.errors import Invalid, NotFound
 from inbox.finder import find
 from inbox.messages import service as messages
 from inbox.orders import service as orders
+from inbox.proactive import queue_proactive
 from inbox.replies import add_note, queue_reply, queue_template
 from web.deps import ApiTokenDep, FilesDep, SessionDep, SettingsDep, actor_of
 from web.schemas import (
@@ -59,10 +60,21 @@ async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenD
                               for m in history.messages], next=history.next)
 
 
-@router.post("/customers/{customer_id}/messages", status_code=201)
+# What a refused message answers besides FastAPI's own 422: the reason is in `detail`, as a sentence.
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Refused now: the WhatsApp window is closed (send a template), or for kind "
+                         "\"proactive\" the customer's marketing consent on the channel is not in force"},
+    404: {"description": "No such customer or template"}}
+
+
+@router.post("/customers/{customer_id}/messages", status_code=201, responses=_REFUSED)
 async def post_message(customer_id: int, body: MessageIn, session: SessionDep, token: ApiTokenDep,
                        idempotency_key: IdempotencyKey = None) -> MessageOut:
-    if body.template_id is not None:
+    if body.kind == "proactive":
+        message = await queue_proactive(session, customer_id=customer_id, channel=body.channel, text=body.text,
+                                        template_id=body.template_id, variables=body.variables,
+                                        author_name=token.name, idempotency_key=idempotency_key)
+    elif body.template_id is not None:
         message = await queue_template(session, customer_id=customer_id, template_id=body.template_id,
                                        variables=body.variables, author_name=token.name,
                                        idempotency_key=idempotency_key)

@@ -74,12 +74,12 @@ async def send_template(request: Request, session: SessionDep, found: AgentDep, 
                         template_id: Annotated[int, Form()]) -> Response:
     thread = await threads.get(session, thread_id)
     await queue_template(session, customer_id=thread.customer_id, template_id=template_id,
-                         variables=_variables(await request.form()),
+                         variables=template_variables(await request.form()),
                          author_user_id=found.user.id, author_name=found.user.name)
     return await render_pane(request, session, thread, view)
 
 
-def _variables(form: FormData) -> dict[str, str]:
+def template_variables(form: FormData) -> dict[str, str]:
     # One input per placeholder, named var_1, var_2…; anything else in the composer's form is not ours.
     return {name.removeprefix("var_"): value[:1000] for name, value in form.items()
             if _VARIABLE_FIELD.match(name) and isinstance(value, str)}

@@ -1,11 +1,12 @@
 // Errors answered to htmx land in #flash as a toast (web/errors.py sets HX-Retarget); htmx 2
-// does not swap 4xx answers by itself, so let those that were aimed at #flash through.
+// does not swap 4xx answers by itself, so let those the server aimed somewhere through: #flash, or
+// a form's own place, such as the sidebar showing why a change was refused beside its form.
 (function () {
   "use strict";
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     const xhr = event.detail.xhr;
-    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget") === "#flash") {
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }
