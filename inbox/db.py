@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
@@ -167,12 +167,33 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # Releasing a savepoint (begin_nested, as web/ui/forms.attempt does) fires this too, but nothing
+    # is committed yet: a worker woken then finds nothing and sleeps until its next poll.
+    if session.in_nested_transaction():
+        return
     for callback in session.info.pop("after_commit", []):
         callback()
 
 
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault("after_commit_marks", []).append(len(session.info.get("after_commit", [])))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unmark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested and session.info.get("after_commit_marks"):
+        session.info["after_commit_marks"].pop()
+
+
 @event.listens_for(Session, "after_rollback")
 def _drop_after_commit(session: Session) -> None:
+    marks = session.info.get("after_commit_marks")
+    if session.in_nested_transaction() and marks:
+        # A savepoint rolled back: only what was registered inside it is dropped.
+        del session.info.get("after_commit", [])[marks[-1]:]
+        return
     session.info.pop("after_commit", None)
 
 
