@@ -68,10 +68,10 @@ async def test_preferences_consent_and_a_proactive_message_from_the_sidebar(
     await sidebar.locator("#proactive-form summary").click()
     proactive = sidebar.locator("#proactive-form")
     await expect(proactive.locator(".consent-missing")).to_contain_text("No marketing consent on WhatsApp")
-    await proactive.locator("textarea[name=text]").fill(RESTOCK)
+    await proactive.locator("textarea[name=body]").fill(RESTOCK)
     await proactive.locator("button", has_text="Send").click()
     await expect(proactive.locator(".alert")).to_contain_text("No marketing consent on WhatsApp")
-    await expect(proactive.locator("textarea[name=text]")).to_have_value(RESTOCK)
+    await expect(proactive.locator("textarea[name=body]")).to_have_value(RESTOCK)
     await _shot(sidebar, "sidebar-proactive-refused")
 
     # The customer said yes in that message: recorded with it as proof.
@@ -85,7 +85,7 @@ async def test_preferences_consent_and_a_proactive_message_from_the_sidebar(
     # Now it goes out: in the thread, labelled, and on to Twilio.
     await sidebar.locator("#proactive-form summary").click()
     await expect(proactive.locator(".consent-missing")).to_have_count(0)
-    await proactive.locator("textarea[name=text]").fill(RESTOCK)
+    await proactive.locator("textarea[name=body]").fill(RESTOCK)
     await proactive.locator("button", has_text="Send").click()
     sent = page.locator(".message.outbound", has_text=RESTOCK)
     await expect(sent.locator(".tag-proactive")).to_have_text("Proactive")

@@ -147,13 +147,15 @@ class TestConsent:
             self, agent, sessions, ingest_config) -> None:
         thread_id, message_id = await _sule(sessions, ingest_config)
         granted = await agent.post(f"/inbox/threads/{thread_id}/consents",
-                                   data={"channel": "whatsapp", "granted": "yes", "proof_message_id": message_id})
+                                   data={"consent_channel": "whatsapp", "granted": "yes",
+                                         "proof_message_id": message_id})
         assert granted.status_code == 200
         assert "marketing: granted in message “Ayakkabı numaram 39" in _sidebar_text(granted.text)
         withdrawn = await agent.post(f"/inbox/threads/{thread_id}/consents",
-                                     data={"channel": "whatsapp", "granted": "no", "proof_message_id": ""})
+                                     data={"consent_channel": "whatsapp", "granted": "no", "proof_message_id": ""})
         assert "marketing: withdrawn agent" in _sidebar_text(withdrawn.text)
-        refused = await agent.post(f"/inbox/threads/{thread_id}/consents", data={"channel": "email", "granted": "yes"})
+        refused = await agent.post(f"/inbox/threads/{thread_id}/consents",
+                                   data={"consent_channel": "email", "granted": "yes"})
         assert refused.status_code == 422 and "the customer has no email address" in refused.text
         async with sessions() as reader:
             history = list((await reader.execute(select(Consent).order_by(col(Consent.id)))).scalars())
@@ -172,13 +174,13 @@ class TestProactive:
             self, agent, sessions, ingest_config, twilio) -> None:
         thread_id, _ = await _sule(sessions, ingest_config)
         answer = await agent.post(f"/inbox/threads/{thread_id}/proactive?view=open",
-                                  data={"channel": "whatsapp", "text": RESTOCK})
+                                  data={"on_channel": "whatsapp", "body": RESTOCK})
         assert answer.status_code == 409 and answer.headers["HX-Retarget"] == "#sidebar"
         assert "No marketing consent on WhatsApp: the customer has not agreed to marketing messages there" in \
             answer.text
         assert RESTOCK in answer.text  # kept in the form
         turkish = await agent.post(f"/inbox/threads/{thread_id}/proactive", headers={"Accept-Language": "tr"},
-                                   data={"channel": "whatsapp", "text": RESTOCK})
+                                   data={"on_channel": "whatsapp", "body": RESTOCK})
         assert "WhatsApp için pazarlama izni yok" in turkish.text
         assert await _outbound(sessions) == [] and twilio.requests == []
 
@@ -187,7 +189,7 @@ class TestProactive:
         thread_id, _ = await _sule(sessions, ingest_config)
         await _grant(sessions, thread_id)
         answer = await agent.post(f"/inbox/threads/{thread_id}/proactive?view=open",
-                                  data={"channel": "whatsapp", "text": RESTOCK})
+                                  data={"on_channel": "whatsapp", "body": RESTOCK})
         assert answer.status_code == 200
         assert re.search(r'class="tag-proactive"[^>]*>Proactive</span>', answer.text) and RESTOCK in answer.text
         await twilio.wait_for_requests(1)
@@ -200,15 +202,15 @@ class TestProactive:
         async with transaction(sessions) as session:
             template = await templates.save(session, name="stok_haberi", content_sid=SID, language="tr",
                                             body="Merhaba {{1}}, ürününüz yeniden stokta.")
-        refused = await agent.post(f"/inbox/threads/{thread_id}/proactive", data={"channel": "whatsapp",
-                                                                                   "text": RESTOCK})
+        refused = await agent.post(f"/inbox/threads/{thread_id}/proactive", data={"on_channel": "whatsapp",
+                                                                                   "body": RESTOCK})
         assert refused.status_code == 409 and "WhatsApp messaging window is closed" in refused.text
         form = await agent.get(f"/inbox/threads/{thread_id}/proactive/form",
-                               params={"channel": "whatsapp", "template_id": template.id})
+                               params={"on_channel": "whatsapp", "template_id": template.id})
         assert "window is closed: only an approved template can go out" in form.text
         assert 'name="var_1" value="Şule"' in form.text
         sent = await agent.post(f"/inbox/threads/{thread_id}/proactive",
-                                data={"channel": "whatsapp", "template_id": template.id, "var_1": "Şule"})
+                                data={"on_channel": "whatsapp", "template_id": template.id, "var_1": "Şule"})
         assert sent.status_code == 200 and "Merhaba Şule, ürününüz yeniden stokta." in sent.text
         await twilio.wait_for_requests(1)
         assert twilio.requests[0].get("ContentSid") == SID

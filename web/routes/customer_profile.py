@@ -75,40 +75,41 @@ async def remove_preference(request: Request, session: SessionDep, found: AgentD
 
 @router.post("/inbox/threads/{thread_id}/consents")
 async def record_consent(request: Request, session: SessionDep, found: AgentDep, thread_id: int, view: ViewDep,
-                         channel: Annotated[Channel, Form()], granted: Annotated[Literal["yes", "no"], Form()],
+                         consent_channel: Annotated[Channel, Form()],
+                         granted: Annotated[Literal["yes", "no"], Form()],
                          proof_message_id: Annotated[int | None, Form()] = None) -> Response:
     thread = await threads.get(session, thread_id)
     error = await attempt(session, preferences.record_agent_consent(
-        session, customer_id=thread.customer_id, channel=channel, granted=granted == "yes", actor=actor_of(found),
-        proof_message_id=proof_message_id))
+        session, customer_id=thread.customer_id, channel=consent_channel, granted=granted == "yes",
+        actor=actor_of(found), proof_message_id=proof_message_id))
     return await _sidebar(request, session, thread, view, error, "consent")
 
 
 @router.get("/inbox/threads/{thread_id}/proactive/form")
 async def proactive_form(request: Request, session: SessionDep, _found: AgentDep, thread_id: int, view: ViewDep,
-                         channel: Channel, text: Annotated[str, Query(max_length=10_000)] = "",
+                         on_channel: Channel, body: Annotated[str, Query(max_length=10_000)] = "",
                          template_id: Annotated[str, Query(pattern=r"^\d{0,12}$")] = "") -> Response:
     """The new-message form for another channel or template, keeping what was typed."""
     thread = await threads.get(session, thread_id)
     pane = await conversation.load(session, thread)
     return pages.render(request, "_proactive_form.html", {
         "pane": pane, "t": pane.thread, "view": view,
-        "proactive": await _draft(session, thread, channel, text, int(template_id) if template_id else None)})
+        "proactive": await _draft(session, thread, on_channel, body, int(template_id) if template_id else None)})
 
 
 @router.post("/inbox/threads/{thread_id}/proactive")
 async def send_proactive(request: Request, session: SessionDep, found: AgentDep, thread_id: int, view: ViewDep,
-                         channel: Annotated[Channel, Form()], text: Text = "",
+                         on_channel: Annotated[Channel, Form()], body: Text = "",
                          template_id: Annotated[int | None, Form()] = None) -> Response:
     """Sent, the pane shows it in the thread; refused (no consent, window closed), the sidebar says why."""
     thread = await threads.get(session, thread_id)
     variables = template_variables(await request.form())
     error = await attempt(session, queue_proactive(
-        session, customer_id=thread.customer_id, channel=channel, text=text, template_id=template_id,
+        session, customer_id=thread.customer_id, channel=on_channel, text=body, template_id=template_id,
         variables=variables, author_user_id=found.user.id, author_name=found.user.name))
     if error is None:
         return await render_pane(request, session, thread, view)
-    draft = await _draft(session, thread, channel, text, template_id)
+    draft = await _draft(session, thread, on_channel, body, template_id)
     return await _sidebar(request, session, thread, view, error, "proactive", proactive=draft)
 
 
