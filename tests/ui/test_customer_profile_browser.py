@@ -6,7 +6,10 @@ from datetime import timedelta
 
 from playwright.async_api import Browser, Locator, Page, expect
 
+from inbox import templates
 from inbox.agents.models import Role
+from inbox.db import transaction
+from inbox.preferences import service as preferences
 from tests.ui.conftest import screenshot_path
 from tests.ui.steps import customer_writes, sign_in
 from tests.web.test_customer_profile import twilio, web_app  # noqa: F401  (WhatsApp sends reach the Twilio fake)
@@ -14,6 +17,7 @@ from tests.web.users import make_user
 
 SAID = "Ayakkabı numaram 39, kampanyalarınızı WhatsApp'tan alabilirim"
 RESTOCK = "Sepetinizde bıraktığınız ayakkabılar Kadıköy mağazamızda stokta."
+SID = "HX" + "0123456789abcdef" * 2
 
 
 async def _shot(shown: Page | Locator, name: str) -> None:
@@ -92,3 +96,30 @@ async def test_preferences_consent_and_a_proactive_message_from_the_sidebar(
     await twilio.wait_for_requests(1)
     assert twilio.requests[0].get("Body") == RESTOCK
     await _shot(page, "thread-proactive-sent")
+
+
+async def test_outside_whatsapps_window_the_new_message_is_an_approved_template(
+        chromium: Browser, server, sessions, ingest_config, twilio) -> None:  # noqa: F811
+    email = await make_user(sessions, Role.agent, name="Ayşe Demir")
+    customer_id = await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", SAID,
+                                        ago=timedelta(days=2))
+    async with transaction(sessions) as session:
+        await preferences.record_agent_consent(session, customer_id=customer_id, channel="whatsapp", granted=True,
+                                               actor="user:1")
+        await templates.save(session, name="stok_haberi", content_sid=SID, language="tr",
+                             body="Merhaba {{1}}, ürününüz yeniden stokta.")
+    page = await (await chromium.new_context(viewport={"width": 1440, "height": 1000}, locale="en-US")).new_page()
+    await sign_in(page, server, email)
+    await page.locator(".conversation .open", has_text="Şule Çelik").click()
+    proactive = page.locator("#sidebar #proactive-form")
+    await proactive.locator("summary").click()
+    await expect(proactive.locator(".window-closed-note")).to_contain_text("only an approved template can go out")
+    await expect(proactive.locator("textarea[name=body]")).to_have_count(0)
+    await proactive.locator("select[name=template_id]").select_option(label="stok_haberi · tr")
+    await expect(proactive.locator("input[name=var_1]")).to_have_value("Şule")
+    await _shot(page.locator("#sidebar"), "sidebar-proactive-template")
+    await proactive.locator("button", has_text="Send template").click()
+    sent = page.locator(".message.outbound", has_text="Merhaba Şule, ürününüz yeniden stokta.")
+    await expect(sent.locator(".tag-proactive")).to_be_visible()
+    await twilio.wait_for_requests(1)
+    assert twilio.requests[0].get("ContentSid") == SID
