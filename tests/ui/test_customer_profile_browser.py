@@ -82,6 +82,7 @@ async def test_preferences_consent_and_a_proactive_message_from_the_sidebar(
     await sidebar.locator("#consent-form summary").click()
     consent = sidebar.locator("#consent-form")
     await expect(consent.locator("select[name=proof_message_id] option").first).to_contain_text("Ayakkabı numaram")
+    await _shot(consent, "sidebar-consent-form")
     await consent.locator("button", has_text="Record consent").click()
     await expect(sidebar.locator(".consents li")).to_contain_text("marketing: granted")
     await expect(sidebar.locator(".consents li")).to_contain_text("in message “Ayakkabı numaram 39")
