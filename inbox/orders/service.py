@@ -2,9 +2,9 @@
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,39 +15,16 @@ from inbox.customers import service as customers
 from inbox.customers.addresses import normalize_email, normalize_phone
 from inbox.db import insert_ignore, utcnow
 from inbox.errors import Invalid
-from inbox.orders.models import Order, OrderLine
+from inbox.events import IncomingLine as IncomingLine  # the adapter contract's; still importable here
+from inbox.events import IncomingOrder as IncomingOrder
+from inbox.orders.models import Order, OrderLine, OrderRefund
 from inbox.search import index_document
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingLine:
-    title: str
-    quantity: int
-    price: Decimal
-    sku: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingOrder:
-    external_id: str
-    status: str
-    total: Decimal
-    currency: str
-    placed_at: datetime
-    email: str | None = None
-    phone: str | None = None
-    name: str | None = None
-    number: str | None = None
-    lines: Sequence[IncomingLine] = field(default_factory=tuple)
-    tracking_url: str | None = None
-    store_name: str | None = None
-    # When the shop last changed it: an older update arriving late must not undo a newer one.
-    updated_at: datetime | None = None
-
 
 OrderWithLines = tuple[Order, list[OrderLine]]
 
 _CENT = Decimal("0.01")
+# Statuses this module itself sets; the rest are the shop's words.
+CANCELLED, REFUNDED, PARTIALLY_REFUNDED = "cancelled", "refunded", "partially_refunded"
 
 
 async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> OrderWithLines:
@@ -70,13 +47,8 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     order = existing
     # An order made for a customer later merged away belongs to the survivor now.
     order.customer_id = (await customers.get(session, order.customer_id)).id or order.customer_id
-    order.number = (incoming.number or external_id).strip().lstrip("#")[:100] or external_id
-    order.status = incoming.status.strip()[:40]
-    order.total = _cents(incoming.total)
-    order.currency = incoming.currency.upper()
-    order.placed_at = placed_at
-    order.tracking_url = incoming.tracking_url
-    order.store_name = incoming.store_name
+    for name, value in _fields(incoming, external_id, placed_at).items():
+        setattr(order, name, value)
     # An update that does not say when it was made keeps the last known time, so a late older one stays stale.
     order.source_updated_at = updated_at or order.source_updated_at
     order.updated_at = utcnow()
@@ -84,15 +56,81 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     await session.flush()
     order_id = order.id or 0
     await session.execute(delete(OrderLine).where(col(OrderLine.order_id) == order_id))
-    lines = [OrderLine(order_id=order_id, sku=line.sku, title=line.title, quantity=line.quantity,
-                       price=_cents(line.price))
-             for line in incoming.lines]
+    lines = [OrderLine(order_id=order_id, sku=sku, title=title, quantity=quantity, price=price)
+             for sku, title, quantity, price in _line_values(incoming)]
     session.add_all(lines)
     await session.flush()
     titles = " ".join(line.title for line in lines)
     await index_document(session, kind="order", ref_id=order_id, customer_id=order.customer_id,
                          text=f"{order.number} {external_id} {titles}", at=placed_at, replace=True)
     return order, lines
+
+
+class Outcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    # Nothing an agent would see differs, or the report is older than what is kept.
+    unchanged = "unchanged"
+    # Nothing to attach it to: a refund for an order never reported, an order with no email or phone.
+    ignored = "ignored"
+
+
+async def apply(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> Outcome:
+    """upsert, said as what it did; an order reported again as it is is left untouched (not even its
+    updated_at), so importing the same file twice changes nothing."""
+    external_id = incoming.external_id.strip()
+    existing = await _by_external_id(session, external_id) if external_id else None
+    if existing is None:
+        await upsert(session, incoming, region=region)
+        return Outcome.created
+    updated_at = None if incoming.updated_at is None else _utc("updated_at", incoming.updated_at)
+    if _is_stale(existing, updated_at):
+        return Outcome.unchanged
+    fields = _fields(incoming, external_id, _utc("placed_at", incoming.placed_at))
+    kept = [(line.sku, line.title, line.quantity, line.price) for line in await lines_of(session, existing.id or 0)]
+    if all(getattr(existing, name) == value for name, value in fields.items()) and kept == _line_values(incoming):
+        if updated_at is not None and (existing.source_updated_at is None or updated_at > existing.source_updated_at):
+            # Same content, newer report: remembered, so a late report from between cannot undo it.
+            existing.source_updated_at = updated_at
+            session.add(existing)
+            await session.flush()
+        return Outcome.unchanged
+    await upsert(session, incoming, region=region)
+    return Outcome.updated
+
+
+async def find(session: AsyncSession, external_id: str) -> Order | None:
+    return await _by_external_id(session, external_id.strip())
+
+
+async def record_refund(session: AsyncSession, *, order_external_id: str, refund_id: str, amount: Decimal,
+                        at: datetime) -> Outcome:
+    """The order shows refunded once its refunds add up to its total, partially_refunded before that.
+
+    A cancelled order stays cancelled: that says more than the refund that usually goes with it."""
+    order = await _by_external_id(session, order_external_id.strip())
+    if order is None:
+        return Outcome.ignored
+    refunded_at = _utc("refunded_at", at)
+    inserted = (await session.execute(
+        insert_ignore(session, OrderRefund, conflict=("external_id",), returning=("id",)),
+        {"order_id": order.id, "external_id": refund_id.strip()[:100], "amount": _cents(amount),
+         "refunded_at": refunded_at},
+    )).first()
+    if inserted is None:
+        return Outcome.unchanged
+    refunded = Decimal((await session.execute(
+        select(func.coalesce(func.sum(col(OrderRefund.amount)), 0)).where(col(OrderRefund.order_id) == order.id)
+    )).scalar_one())
+    if order.status != CANCELLED and refunded > 0:
+        order.status = REFUNDED if refunded >= order.total else PARTIALLY_REFUNDED
+    # The shop changed the order then: a report from before the refund is stale from now on.
+    if order.source_updated_at is None or refunded_at > order.source_updated_at:
+        order.source_updated_at = refunded_at
+    order.updated_at = utcnow()
+    session.add(order)
+    await session.flush()
+    return Outcome.updated
 
 
 async def for_customer(session: AsyncSession, customer_id: int, *, limit: int | None = None) -> list[OrderWithLines]:
@@ -129,6 +167,20 @@ async def _by_external_id(session: AsyncSession, external_id: str) -> Order | No
     return (await session.execute(
         select(Order).where(col(Order.external_id) == external_id).execution_options(populate_existing=True)
     )).scalar_one_or_none()
+
+
+def _fields(incoming: IncomingOrder, external_id: str, placed_at: datetime) -> dict[str, object]:
+    """The order's columns as an incoming report sets them (the customer is set once, at creation)."""
+    return {
+        "number": (incoming.number or external_id).strip().lstrip("#")[:100] or external_id,
+        "status": incoming.status.strip()[:40], "total": _cents(incoming.total),
+        "currency": incoming.currency.upper(), "placed_at": placed_at, "tracking_url": incoming.tracking_url,
+        "store_name": incoming.store_name,
+    }
+
+
+def _line_values(incoming: IncomingOrder) -> list[tuple[str, str, int, Decimal]]:
+    return [(line.sku, line.title, line.quantity, _cents(line.price)) for line in incoming.lines]
 
 
 def _is_stale(order: Order, updated_at: datetime | None) -> bool:
