@@ -1,6 +1,5 @@
 """Orders as the shop reports them: upserted by the shop's own id, joined to the right customer."""
 
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,9 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from inbox.channels import AddressKind, Channel
 from inbox.customers import service as customers
-from inbox.customers.addresses import normalize_email, normalize_phone
 from inbox.db import insert_ignore, utcnow
 from inbox.errors import Invalid
 from inbox.events import IncomingLine as IncomingLine  # the adapter contract's; still importable here
@@ -201,37 +198,10 @@ def _cents(amount: Decimal) -> Decimal:
 
 
 async def _customer_for(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> int:
-    """Who placed it: the customer who proved this email or phone, else one who gave it, else a new one.
-
-    The shop's checkout did not prove the address to us, so a new customer's identities are
-    claimed: a chat from that number later suggests a merge rather than making one silently.
-    """
-    email = phone = None
-    if incoming.email:
-        try:
-            email = normalize_email(incoming.email)
-        except Invalid as error:
-            raise Invalid("customer.email", error.message) from None
-    if incoming.phone:
-        try:
-            phone = normalize_phone(incoming.phone, region)
-        except Invalid as error:
-            raise Invalid("customer.phone", error.message) from None
-    if email is None and phone is None:
-        raise Invalid("customer", "needs an email or a phone number")
-    addresses = [(AddressKind.email, Channel.email, email), (AddressKind.phone, Channel.phone, phone)]
-    for kind, _, address in addresses:
-        if address is not None and (owner := await customers.verified_owner(session, kind=kind, address=address)):
-            return (await customers.get(session, owner)).id or owner
-    for _, channel, address in addresses:
-        if address is not None and (identity := await customers.find_identity(session, channel=channel,
-                                                                                address=address)):
-            return (await customers.get(session, identity.customer_id)).id or identity.customer_id
-    customer = await customers.create(session, name=incoming.name or "")
-    customer_id = customer.id or 0
-    for kind, channel, address in addresses:
-        if address is not None:
-            with contextlib.suppress(Invalid):
-                await customers.attach_claimed(session, customer_id=customer_id, kind=kind, channel=channel,
-                                               raw=address, region=region)
+    try:
+        customer_id, _ = await customers.for_contact(session, email=incoming.email, phone=incoming.phone,
+                                                     name=incoming.name or "", region=region)
+    except Invalid as error:
+        raise Invalid(f"customer.{error.field}" if error.field in ("email", "phone") else "customer",
+                      error.message) from None
     return customer_id
