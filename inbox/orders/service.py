@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,6 +20,7 @@ from inbox.search import index_document
 OrderWithLines = tuple[Order, list[OrderLine]]
 
 _CENT = Decimal("0.01")
+_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 # Statuses this module itself sets; the rest are the shop's words.
 CANCELLED, REFUNDED, PARTIALLY_REFUNDED = "cancelled", "refunded", "partially_refunded"
 
@@ -29,6 +30,7 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     external_id = incoming.external_id.strip()
     if not external_id:
         raise Invalid("external_id", "must not be empty")
+    await _one_at_a_time(session, external_id)
     placed_at = _utc("placed_at", incoming.placed_at)
     updated_at = None if incoming.updated_at is None else _utc("updated_at", incoming.updated_at)
     existing = await _by_external_id(session, external_id)
@@ -76,6 +78,8 @@ async def apply(session: AsyncSession, incoming: IncomingOrder, *, region: str) 
     """upsert, said as what it did; an order reported again as it is is left untouched (not even its
     updated_at), so importing the same file twice changes nothing."""
     external_id = incoming.external_id.strip()
+    if external_id:
+        await _one_at_a_time(session, external_id)
     existing = await _by_external_id(session, external_id) if external_id else None
     if existing is None:
         await upsert(session, incoming, region=region)
@@ -105,6 +109,7 @@ async def record_refund(session: AsyncSession, *, order_external_id: str, refund
     """The order shows refunded once its refunds add up to its total, partially_refunded before that.
 
     A cancelled order stays cancelled: that says more than the refund that usually goes with it."""
+    await _one_at_a_time(session, order_external_id.strip())
     order = await _by_external_id(session, order_external_id.strip())
     if order is None:
         return Outcome.ignored
@@ -178,6 +183,14 @@ def _fields(incoming: IncomingOrder, external_id: str, placed_at: datetime) -> d
 
 def _line_values(incoming: IncomingOrder) -> list[tuple[str, str, int, Decimal]]:
     return [(line.sku, line.title, line.quantity, _cents(line.price)) for line in incoming.lines]
+
+
+async def _one_at_a_time(session: AsyncSession, external_id: str) -> None:
+    # Shopify sends orders/create and orders/updated for a new order at the same moment. On PostgreSQL
+    # both transactions would find no order and each make a customer; this lock (until commit) lets
+    # the second find the first's order. SQLite has one writer at a time already.
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_ORDER_LOCK, {"key": f"order:{external_id}"})
 
 
 def _is_stale(order: Order, updated_at: datetime | None) -> bool:

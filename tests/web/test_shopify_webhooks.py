@@ -1,5 +1,6 @@
 """Shopify order webhooks end to end: real HTTP into the real app, signed as Shopify signs."""
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,7 @@ from sqlmodel import col
 
 from adapters.shopify.adapter import signature
 from inbox.channels import AddressKind, Channel
-from inbox.customers.models import Identity
+from inbox.customers.models import Customer, Identity
 from inbox.db import transaction
 from inbox.events import InboundMessage, Party
 from inbox.ingest import IngestConfig, ingest
@@ -116,6 +117,22 @@ class TestOnce:
         assert (await post(server, "orders_create.json", headers=headers)).json() == {"result": "created"}
         assert (await post(server, "orders_create.json", headers=headers)).json() == {"result": "duplicate"}
         assert await count(sessions, ProcessedEvent) == 1
+
+    async def test_events_for_a_new_order_arriving_together_make_one_order_for_one_customer(
+            self, server, sessions) -> None:
+        # Shopify sends orders/create and orders/updated within milliseconds; PostgreSQL runs them side by side.
+        names = ("orders_create.json", "orders_updated.json", "orders_cancelled.json")
+        for round_ in range(3):
+            order_id = int(AYSE_ORDER) + round_
+            answers = await asyncio.gather(*(
+                post(server, name, body=changed(name, id=order_id),
+                     headers={"X-Shopify-Event-Id": f"{name}-{round_}", "X-Shopify-Webhook-Id": f"{name}-{round_}"})
+                for name in names))
+            outcomes = sorted(answer.json()["result"] for answer in answers)
+            assert outcomes.count("created") == 1, outcomes
+            # Whichever came first, the newest report (the cancellation) is what stays.
+            assert (await order(sessions, str(order_id))).status == "cancelled"
+        assert (await count(sessions, Order), await count(sessions, Customer)) == (3, 1)
 
     async def test_an_older_update_arriving_late_never_undoes_a_newer_one(self, server, sessions) -> None:
         newer = await post(server, "orders_updated.json")
