@@ -205,6 +205,17 @@ class TestWhatTheOrderShows:
         assert await count(sessions, Order) == 0
 
 
+    async def test_an_unreadable_phone_beside_a_good_email_still_finds_the_customer(self, server, sessions) -> None:
+        body = changed("orders_create.json", phone="ara beni", customer=None, billing_address=None,
+                       shipping_address=None)
+        response = await post(server, "orders_create.json", body=body)
+        assert response.json() == {"result": "created"}
+        async with sessions() as session:
+            addresses = (await session.execute(select(col(Identity.address)).where(
+                col(Identity.customer_id) == (await order(sessions)).customer_id))).scalars().all()
+        assert list(addresses) == ["ayse.yilmaz@example.net"]
+
+
 @pytest.mark.usefixtures("shopify_configured")
 class TestRefused:
     @pytest.mark.parametrize("body", [b"{not json", b"[]", changed("orders_create.json", id="not-a-number")],

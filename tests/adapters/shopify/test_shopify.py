@@ -2,6 +2,7 @@ import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +159,11 @@ class TestParse:
         raw = signed("orders_create.json")
         with pytest.raises(BadPayload):
             Adapter(ShopifySettings(webhook_secret=SECRET)).parse(replace(raw, body=body))
+
+
+def test_every_recorded_fixture_is_used() -> None:
+    # Shopify is not a channel, so tests/adapters/test_contract.py does not see it; the same rule here.
+    here = Path(__file__).resolve()
+    sources = here.read_text() + (here.parents[2] / "web" / "test_shopify_webhooks.py").read_text()
+    bodies = [f.name for f in fixture_path("shopify", "").iterdir() if not f.name.endswith(".headers.json")]
+    assert bodies and [name for name in bodies if name not in sources] == []
