@@ -20,7 +20,7 @@ from inbox.channels import AddressKind, Channel
 from inbox.customers import merge as merges
 from inbox.customers import service as customers
 from inbox.db import transaction
-from inbox.events import IncomingFile, InboundMessage, Party
+from inbox.events import InboundMessage, IncomingFile, Party
 from inbox.files import FileStore
 from inbox.ingest import IngestConfig, ingest
 from inbox.orders import service as orders
