@@ -19,7 +19,7 @@ from sqlmodel import col
 from inbox import audit
 from inbox.audit import AuditEvent
 from inbox.customers.models import Customer, Identity, MergeSuggestion
-from inbox.customers.record import group_of
+from inbox.customers.record import Group, group_of
 from inbox.db import after_commit, utcnow
 from inbox.errors import Invalid
 from inbox.events import Direction
@@ -28,7 +28,7 @@ from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order
 from inbox.preferences.models import Consent, Preference
 from inbox.realtime import LiveEvent, emit
-from inbox.search import SearchDoc
+from inbox.search import SearchDoc, forget_deleted
 from inbox.text import fold
 from inbox.threads.models import Case, CaseTag, Status, Thread
 from inbox.visitors.models import Visitor
@@ -62,26 +62,43 @@ async def erase(session: AsyncSession, customer_id: int, *, confirm: str, files:
     survivor_name = (await session.get(Customer, group.survivor_id) or Customer()).name
     if not confirmed(survivor_name, confirm):
         raise Invalid("confirm", NOT_CONFIRMED)
-    members, threads = group.customer_ids, group.thread_ids
+    members = group.customer_ids
     # A merge racing this one waits for it (PostgreSQL); id order, as merges lock.
     await session.execute(select(col(Customer.id)).where(col(Customer.id).in_(members))
                           .order_by(col(Customer.id)).with_for_update())
+    shas = {sha for sha in (await session.execute(
+        select(col(Attachment.sha256)).where(col(Attachment.message_id).in_(_messages_of(group))))).scalars().all()
+        if sha}
+    counts: dict[str, int] = {"customers": len(members)}
+    await forget_deleted(session, lambda: _remove(session, group, counts))
+    counts["files"] = await _drop_unshared_files(session, files, shas)
+
+    await audit.record(session, actor=actor, action="customer.erased", subject_type="customer",
+                       subject_id=group.survivor_id, data={"customer_ids": members, **counts})
+    for thread_id in group.thread_ids:
+        await emit(session, "thread.updated", thread_id=thread_id, customer_id=group.survivor_id,
+                   data={"status": str(Status.resolved)})
+    return Erased(group.survivor_id, counts)
+
+
+def _messages_of(group: Group) -> Any:
+    return select(col(Message.id)).where(col(Message.thread_id).in_(group.thread_ids))
+
+
+async def _remove(session: AsyncSession, group: Group, counts: dict[str, int]) -> None:
+    """Every personal row of the group deleted or blanked; `counts` says how many of each."""
+    members, threads, messages = group.customer_ids, group.thread_ids, _messages_of(group)
     names = {int(member or 0): name for member, name in (await session.execute(
         select(col(Customer.id), col(Customer.name)).where(col(Customer.id).in_(members)))).all()}
-    messages = select(col(Message.id)).where(col(Message.thread_id).in_(threads))
-    identities = select(col(Identity.id)).where(col(Identity.customer_id).in_(members))
     addresses = list((await session.execute(
         select(col(Identity.address)).where(col(Identity.customer_id).in_(members)))).scalars().all())
-    shas = {sha for sha in (await session.execute(
-        select(col(Attachment.sha256)).where(col(Attachment.message_id).in_(messages)))).scalars().all() if sha}
-
-    counts: dict[str, int] = {"customers": len(members)}
     counts["attachments"] = await _run(session, delete(Attachment).where(col(Attachment.message_id).in_(messages)))
     counts["search_documents"] = await _run(session, delete(SearchDoc).where(or_(
         col(SearchDoc.customer_id).in_(members),
         (col(SearchDoc.kind) == "message") & col(SearchDoc.ref_id).in_(messages))))
     counts["messages"] = await _run(session, delete(Message).where(col(Message.thread_id).in_(threads)))
     # Another customer's message addressed to one of these identities keeps its text, not the link.
+    identities = select(col(Identity.id)).where(col(Identity.customer_id).in_(members))
     await session.execute(update(Message).where(col(Message.identity_id).in_(identities)).values(identity_id=None))
     counts["identities"] = await _run(session, delete(Identity).where(col(Identity.customer_id).in_(members)))
     # Deleting the visitor row revokes its token: the browser's next visit starts a new, empty chat.
@@ -99,19 +116,10 @@ async def erase(session: AsyncSession, customer_id: int, *, confirm: str, files:
     counts["live_events"] = await _run(session, update(LiveEvent).where(or_(
         col(LiveEvent.customer_id).in_(members), col(LiveEvent.thread_id).in_(threads))).values(data={}))
     await _empty_threads(session, threads)
-    now = utcnow()
     await session.execute(update(Customer).where(col(Customer.id).in_(members))
-                          .values(name="", note="", updated_at=now))
+                          .values(name="", note="", updated_at=utcnow()))
     await _forget_names_elsewhere(session, names, threads)
     await _scrub_audit(session, members)
-    counts["files"] = await _drop_unshared_files(session, files, shas)
-
-    await audit.record(session, actor=actor, action="customer.erased", subject_type="customer",
-                       subject_id=group.survivor_id, data={"customer_ids": members, **counts})
-    for thread_id in threads:
-        await emit(session, "thread.updated", thread_id=thread_id, customer_id=group.survivor_id,
-                   data={"status": str(Status.resolved)})
-    return Erased(group.survivor_id, counts)
 
 
 async def _run(session: AsyncSession, statement: Any) -> int:

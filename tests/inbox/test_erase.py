@@ -1,8 +1,10 @@
 """Erasing a customer leaves nothing personal in any table or in the file store, keeps the order for
 the books, and a new message from the same address starts a stranger."""
 
+from pathlib import Path
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import col
 
 from inbox.audit import AuditEvent
@@ -16,9 +18,11 @@ from inbox.events import InboundMessage, Party
 from inbox.ingest import ingest
 from inbox.messages.models import Message
 from inbox.orders.models import Order, OrderLine
-from inbox.search import search
+from inbox.search import KINDS, search
+from inbox.text import fold
 from inbox.threads import service as threads
 from inbox.visitors import service as visitors
+from tests.conftest import TEST_DATABASE_URL
 from tests.customer_record import (
     INVOICE,
     NAME,
@@ -140,3 +144,29 @@ class TestErase:
             other = await customers.get(session, seeded.other_id)
             identities = await customers.identities(session, seeded.other_id)
         assert other.name == "Mehmet Kaya" and [i.address for i in identities] == ["mehmet@example.org"]
+
+
+# Her distinctive words as the search index stores them, folded.
+_HER_WORDS = ("ayse", "yilmaz", "905321234567", "gizli", "kapiciya", "alirim")
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="reads the SQLite file itself")
+class TestNothingLeftInTheFile:
+    async def test_neither_the_database_file_nor_the_search_index_keeps_a_trace(
+            self, sessions, ingest_config, file_store, engine, db_url) -> None:
+        seeded = await seed(sessions, ingest_config)
+        await _erase(sessions, file_store, seeded.customer_id)
+        async with engine.connect() as connection:
+            terms: set[str] = set()
+            for kind in KINDS:
+                await connection.execute(text(
+                    f"CREATE VIRTUAL TABLE temp.vocab_{kind} USING fts5vocab(main, search_fts_{kind}, 'row')"))
+                terms |= set((await connection.execute(text(f"SELECT term FROM temp.vocab_{kind}"))).scalars())
+        assert "mehmet" in terms  # the index is read: the other customer's words are there
+        assert terms.isdisjoint(_HER_WORDS)
+        await engine.dispose()
+        path = Path(db_url.split("///", 1)[1])
+        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert b"Mehmet Kaya" in raw
+        left = [needle for needle in NEEDLES if needle.encode() in raw or fold(needle).encode() in raw]
+        assert left == []
