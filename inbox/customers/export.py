@@ -5,14 +5,16 @@ of history never sits in memory; the caller sends the file and deletes it.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import tempfile
+import time
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -35,6 +37,8 @@ FORMAT = "onethread.customer-export/1"
 # Messages (and their attachments) per query and per write.
 _PAGE = 500
 _UNSAFE = re.compile(r"[^\w.\- ]+")
+# An export left behind by a download cut short is deleted by the next export after this long.
+STALE_AFTER = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,11 @@ async def export(session: AsyncSession, customer_id: int, *, files: FileStore, i
 
 def _new_file(into: Path, prefix: str) -> Path:
     into.mkdir(parents=True, exist_ok=True)
+    # A download that never finished never deleted its file: one still here after an hour goes now.
+    for stale in into.glob("customer-*.zip"):
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - stale.stat().st_mtime > STALE_AFTER.total_seconds():
+                stale.unlink()
     # Only the owner may read it: it holds a person's whole record until it is sent.
     handle, name = tempfile.mkstemp(dir=into, prefix=prefix, suffix=".zip")
     os.close(handle)

@@ -2,6 +2,8 @@
 orders, preferences, consents and merges, also of the customers merged into them."""
 
 import json
+import os
+import time
 import zipfile
 
 from sqlalchemy import select
@@ -79,3 +81,13 @@ class TestExport:
                 select(AuditEvent).where(col(AuditEvent.action) == "customer.exported"))).scalar_one()
         assert (row.actor, row.subject_id) == ("user:3:agent@shop.example", seeded.customer_id)
         assert row.data["files"] == 2
+
+    async def test_an_export_whose_download_never_finished_is_deleted_by_the_next(
+            self, sessions, ingest_config, file_store, tmp_path) -> None:
+        seeded = await seed(sessions, ingest_config)
+        left_behind = (await _export(sessions, file_store, tmp_path, seeded.customer_id)).path
+        recent = (await _export(sessions, file_store, tmp_path, seeded.customer_id)).path
+        an_hour_ago = time.time() - exports.STALE_AFTER.total_seconds() - 60
+        os.utime(left_behind, (an_hour_ago, an_hour_ago))
+        newest = (await _export(sessions, file_store, tmp_path, seeded.customer_id)).path
+        assert not left_behind.exists() and recent.exists() and newest.exists()
