@@ -20,10 +20,10 @@ from inbox import audit
 from inbox.audit import AuditEvent
 from inbox.customers.models import Customer, Identity, MergeSuggestion
 from inbox.customers.record import Group, group_of
-from inbox.db import after_commit, utcnow
+from inbox.db import utcnow
 from inbox.errors import Invalid
 from inbox.events import Direction
-from inbox.files import FileStore
+from inbox.files import FileStore, drop_unshared
 from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order
 from inbox.preferences.models import Consent, Preference
@@ -71,7 +71,7 @@ async def erase(session: AsyncSession, customer_id: int, *, confirm: str, files:
         if sha}
     counts: dict[str, int] = {"customers": len(members)}
     await forget_deleted(session, lambda: _remove(session, group, counts))
-    counts["files"] = await _drop_unshared_files(session, files, shas)
+    counts["files"] = await drop_unshared(session, files, shas)
 
     await audit.record(session, actor=actor, action="customer.erased", subject_type="customer",
                        subject_id=group.survivor_id, data={"customer_ids": members, **counts})
@@ -162,19 +162,3 @@ async def _scrub_audit(session: AsyncSession, members: Sequence[int]) -> None:
         event.data = {key: value for key, value in event.data.items() if key not in _QUOTED[event.action]}
         session.add(event)
     await session.flush()
-
-
-async def _drop_unshared_files(session: AsyncSession, files: FileStore, shas: set[str]) -> int:
-    """Files no other attachment uses any more, deleted once the erase commits (kept on a rollback)."""
-    if not shas:
-        return 0
-    shared = set((await session.execute(
-        select(col(Attachment.sha256)).where(col(Attachment.sha256).in_(shas)).distinct())).scalars().all())
-    unshared = sorted(shas - shared)
-    after_commit(session, lambda: _unlink(files, unshared))
-    return len(unshared)
-
-
-def _unlink(files: FileStore, shas: Sequence[str]) -> None:
-    for sha in shas:
-        files.path_for(sha).unlink(missing_ok=True)

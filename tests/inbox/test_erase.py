@@ -1,6 +1,7 @@
 """Erasing a customer leaves nothing personal in any table or in the file store, keeps the order for
 the books, and a new message from the same address starts a stranger."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from inbox.customers import service as customers
 from inbox.customers.models import Customer
 from inbox.db import transaction
 from inbox.errors import Invalid
-from inbox.events import InboundMessage, Party
+from inbox.events import InboundMessage, IncomingFile, Party
 from inbox.ingest import ingest
+from inbox.media import fetch_due
 from inbox.messages.models import Message
 from inbox.orders.models import Order, OrderLine
 from inbox.search import KINDS, search
@@ -34,6 +36,11 @@ from tests.customer_record import (
     personal_data_left,
     seed,
 )
+from tests.inbox.test_media import PHOTO, adapter, twilio
+from tests.waiting import until
+
+# The loopback Twilio and its adapter, as fixtures of this module too.
+_FIXTURES = (twilio, adapter)
 
 ADMIN = "user:1:admin@shop.example"
 
@@ -170,3 +177,29 @@ class TestNothingLeftInTheFile:
         assert b"Mehmet Kaya" in raw
         left = [needle for needle in NEEDLES if needle.encode() in raw or fold(needle).encode() in raw]
         assert left == []
+
+
+class TestEraseDuringADownload:
+    async def test_a_file_still_downloading_when_its_customer_is_erased_is_not_kept(
+            self, sessions, ingest_config, file_store, twilio, adapter) -> None:
+        fake, whatsapp = twilio, adapter
+        fake.cdn_gate = asyncio.Event()
+        async with transaction(sessions) as session:
+            sent = await ingest(session, InboundMessage(
+                Channel.whatsapp, "SMphoto", Party(f"whatsapp:{PHONE}", AddressKind.phone, True, NAME), text="foto",
+                files=(IncomingFile("ME1.jpg", "image/jpeg", url=fake.media_url("SMphoto", "ME1")),)),
+                config=ingest_config)
+        fetching = asyncio.create_task(fetch_due(sessions, {Channel.whatsapp: whatsapp}, file_store))
+        await until(_downloading(fake))
+        await _erase(sessions, file_store, sent.customer_id or 0)
+        fake.cdn_gate.set()
+        await fetching
+        assert files_holding(file_store, PHOTO) == []
+        async with sessions() as session:
+            assert await personal_data_left(session) == []
+
+
+def _downloading(fake):
+    async def check() -> bool:
+        return bool(fake.cdn_requests)
+    return check
