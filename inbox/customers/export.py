@@ -32,6 +32,7 @@ from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order, OrderLine
 from inbox.preferences.models import Consent, Preference
 from inbox.threads.models import Case, Thread
+from inbox.visitors.models import Visitor
 
 FORMAT = "onethread.customer-export/1"
 # Messages (and their attachments) per query and per write.
@@ -121,6 +122,7 @@ async def _write_json(session: AsyncSession, group: Group, out: IO[bytes]) -> in
         "merge_suggestions": await _rows(session, select(MergeSuggestion).where(or_(
             col(MergeSuggestion.customer_id).in_(members), col(MergeSuggestion.other_id).in_(members)))
             .order_by(col(MergeSuggestion.id))),
+        "web_chat_visitors": await _visitors(session, members),
     }
     opening = _dumps(head)
     out.write(opening[:-1].encode() + b', "messages": [')
@@ -144,6 +146,14 @@ async def _threads(session: AsyncSession, group: Group) -> list[dict[str, Any]]:
     threads = await _rows(session, select(Thread).where(col(Thread.id).in_(group.thread_ids)).order_by(col(Thread.id)))
     cases = await _rows(session, select(Case).where(col(Case.thread_id).in_(group.thread_ids)).order_by(col(Case.id)))
     return [{**thread, "cases": [case for case in cases if case["thread_id"] == thread["id"]]} for thread in threads]
+
+
+async def _visitors(session: AsyncSession, members: Sequence[int]) -> list[dict[str, Any]]:
+    """The browsers that chatted from the customer's addresses; without their key (half of the
+    browser's credential) and the keyed hash of their network address (it identifies nobody)."""
+    addresses = select(col(Identity.address)).where(col(Identity.customer_id).in_(members))
+    rows = await _rows(session, select(Visitor).where(col(Visitor.address).in_(addresses)).order_by(col(Visitor.id)))
+    return [{key: value for key, value in row.items() if key not in ("key", "client")} for row in rows]
 
 
 async def _message_pages(session: AsyncSession, group: Group) -> AsyncIterator[Sequence[Message]]:

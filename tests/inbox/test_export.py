@@ -63,6 +63,8 @@ class TestExport:
             [(seeded.customer_id, seeded.absorbed_id)]
         assert {t["customer_id"] for t in record["threads"]} == {seeded.customer_id, seeded.absorbed_id}
         assert all(t["cases"] is not None for t in record["threads"])
+        assert [(v["address"], v["name"]) for v in record["web_chat_visitors"]] == [(EMAIL, NAME)]
+        assert "key" not in record["web_chat_visitors"][0]
         assert made.messages == len(record["messages"]) and made.attachments == 2
 
     async def test_another_customers_messages_are_not_in_it(self, sessions, ingest_config, file_store,
