@@ -11,10 +11,11 @@ from sqlalchemy import select
 from inbox.agents.models import Role
 from inbox.orders.models import Order
 from inbox.threads import service as threads
-from tests.customer_record import EMAIL_TEXT, NAME, WHATSAPP_TEXT, personal_data_left, seed
-from tests.ui.steps import sign_in
+from tests.customer_record import EMAIL_TEXT, NAME, PHONE, WHATSAPP_TEXT, personal_data_left, seed
+from tests.ui.steps import customer_writes, sign_in
 from tests.web.users import make_user
 
+HOSTILE = "<img src=x onerror=alert(1)>#1042<script>alert(2)</script>"
 # Screenshots a person looks at after the run.
 SHOTS = Path("/tmp")
 
@@ -39,10 +40,15 @@ class TestDataRightsInTheSidebar:
     async def test_the_admin_downloads_the_export_and_follows_a_mentioned_order(
             self, chromium: Browser, server, sessions, ingest_config, tmp_path) -> None:
         page, order_id, dialogs = await _open_thread(chromium, server, sessions, ingest_config)
+        await customer_writes(sessions, ingest_config, "SMhostile", PHONE, NAME, HOSTILE)
 
+        # Both mentions link, the hostile one's markup as text beside its link.
         mention = page.locator("a.order-mention")
-        await expect(mention).to_have_text("sipariş 1042")
-        await mention.click()
+        await expect(mention).to_have_count(2)
+        await expect(mention.first).to_have_text("sipariş 1042")
+        await expect(page.locator("#messages")).to_contain_text("<img src=x onerror=alert(1)>")
+        assert await page.locator("#messages img[src=x], #messages script").count() == 0
+        await mention.first.click()
         await expect(page.locator(f"#order-{order_id}")).to_have_class("order highlighted")
         await page.screenshot(path=str(SHOTS / "rights-order-mention.png"))
 
