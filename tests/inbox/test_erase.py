@@ -11,6 +11,7 @@ from sqlmodel import col
 from inbox.audit import AuditEvent
 from inbox.channels import AddressKind, Channel
 from inbox.customers import erase as erasure
+from inbox.customers import merge as merges
 from inbox.customers import service as customers
 from inbox.customers.models import Customer
 from inbox.db import transaction
@@ -203,3 +204,27 @@ def _downloading(fake):
     async def check() -> bool:
         return bool(fake.cdn_requests)
     return check
+
+
+class TestEraseAfterAnUndoneMerge:
+    async def test_the_other_customers_thread_no_longer_names_her(self, sessions, ingest_config, file_store) -> None:
+        seeded = await seed(sessions, ingest_config)
+        async with transaction(sessions) as session:
+            record = await merges.merge(session, survivor_id=seeded.other_id, absorbed_id=seeded.customer_id,
+                                        actor=ADMIN)
+        async with transaction(sessions) as session:
+            await merges.undo(session, record.id or 0, actor=ADMIN)
+        async with sessions() as session:
+            thread = await threads.for_customer(session, seeded.other_id)
+            lines = (await session.execute(select(col(Message.text)).where(
+                col(Message.thread_id) == thread.id, col(Message.direction) == "event"))).scalars().all()
+        assert f"merged {NAME} into this customer" in lines
+
+        await _erase(sessions, file_store, seeded.customer_id)
+        async with sessions() as session:
+            assert await personal_data_left(session) == []
+            lines = (await session.execute(select(col(Message.text)).where(
+                col(Message.thread_id) == thread.id, col(Message.direction) == "event"))).scalars().all()
+        # The lines stay in Mehmet's history, naming her by id as a nameless customer's merge does.
+        assert f"merged customer {seeded.customer_id} into this customer" in lines
+        assert f"undid the merge of customer {seeded.customer_id} into this customer" in lines
