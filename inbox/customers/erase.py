@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from inbox import audit
 from inbox.audit import AuditEvent
+from inbox.customers import service as customers
 from inbox.customers.models import Customer, Identity, MergeSuggestion
 from inbox.customers.record import Group, group_of
 from inbox.db import utcnow
@@ -58,14 +59,15 @@ async def erase(session: AsyncSession, customer_id: int, *, confirm: str, files:
     `confirm` is what the agent typed (see confirmed()); anything else is Invalid and erases nothing.
     """
     await session.flush()
-    group = await group_of(session, customer_id)
-    survivor_name = (await session.get(Customer, group.survivor_id) or Customer()).name
-    if not confirmed(survivor_name, confirm):
+    survivor = await customers.get(session, customer_id)
+    if not confirmed(survivor.name, confirm):
         raise Invalid("confirm", NOT_CONFIRMED)
+    # Every merge locks both its customers (merge._lock): with the survivor locked first, no merge
+    # into or out of this group can change it between reading the group and erasing it (PostgreSQL;
+    # SQLite writers are serialised already).
+    await session.execute(select(col(Customer.id)).where(col(Customer.id) == survivor.id).with_for_update())
+    group = await group_of(session, survivor.id or 0)
     members = group.customer_ids
-    # A merge racing this one waits for it (PostgreSQL); id order, as merges lock.
-    await session.execute(select(col(Customer.id)).where(col(Customer.id).in_(members))
-                          .order_by(col(Customer.id)).with_for_update())
     shas = {sha for sha in (await session.execute(
         select(col(Attachment.sha256)).where(col(Attachment.message_id).in_(_messages_of(group))))).scalars().all()
         if sha}
@@ -137,17 +139,23 @@ async def _empty_threads(session: AsyncSession, threads: Sequence[int]) -> None:
 
 
 async def _forget_names_elsewhere(session: AsyncSession, names: dict[int, str], threads: Sequence[int]) -> None:
-    """A merge that was undone left its line ("merged Ayşe into this customer") in the other customer's
-    thread: the line stays, naming the customer by id as a merge of a nameless customer does."""
-    for member, name in names.items():
-        if not name:
-            continue
-        for stored, anonymous in ((f"merged {name} into this customer", f"merged customer {member} into this customer"),
-                                  (f"undid the merge of {name} into this customer",
-                                   f"undid the merge of customer {member} into this customer")):
-            await session.execute(update(Message).where(
-                col(Message.direction) == str(Direction.event), col(Message.thread_id).not_in(threads),
-                col(Message.text) == stored).values(text=anonymous))
+    """A merge that was undone left its lines ("merged Ayşe into this customer") in the other customer's
+    thread: the lines stay, naming the customer by id as a merge of a nameless customer does."""
+    wording = ("merged {} into this customer", "undid the merge of {} into this customer")
+    stored = {form.format(name) for name in names.values() if name for form in wording}
+    if not stored:
+        return
+    for line in (await session.execute(select(Message).where(
+            col(Message.direction) == str(Direction.event), col(Message.thread_id).not_in(threads),
+            col(Message.text).in_(stored)))).scalars().all():
+        # The line's own record says which customer it was; a name alone may be several members'.
+        named = [member for member, name in names.items() if line.text in {form.format(name) for form in wording}]
+        absorbed = (line.extra or {}).get("absorbed_id")
+        member = absorbed if absorbed in names else named[0]
+        form = wording[0] if line.text.startswith("merged ") else wording[1]
+        line.text = form.format(f"customer {member}")
+        session.add(line)
+    await session.flush()
 
 
 async def _scrub_audit(session: AsyncSession, members: Sequence[int]) -> None:
