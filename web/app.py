@@ -43,6 +43,7 @@ from web.routes import (
     api,
     calls,
     composer,
+    customer_record,
     inbox_actions,
     live,
     mail,
@@ -157,6 +158,7 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
     app.include_router(account.router)
     app.include_router(composer.router)
     app.include_router(inbox_actions.router)
+    app.include_router(customer_record.router)
     app.include_router(mail.router)
     app.include_router(search.router)
     app.include_router(live.router)
