@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 from urllib.parse import unquote
 
+from pydantic import ValidationError
+
 from inbox.channels import Channel
 
 # Part of this contract, defined in the domain so the media worker can read them.
@@ -61,6 +63,13 @@ class BadSignature(Exception):
 
 class BadPayload(Exception):
     """The request is signed but unreadable: 400 with this message, nothing stored."""
+
+    @classmethod
+    def naming(cls, error: ValidationError, whole: str) -> "BadPayload":
+        """A Pydantic error as one line naming the first field at fault ("customer.email: …")."""
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or whole
+        return cls(f"{where}: {first['msg']}")
 
 
 class NotConfigured(Exception):

@@ -1,10 +1,10 @@
 """Canned responses: saved replies an agent drops into the composer, with the customer's details filled in.
 
 Variables are written `{{customer.first_name}}`, `{{order.number}}`, `{{order.status}}` (the
-customer's newest order), and `{{preference.<key>}}` for any preference the customer shared
-(`{{preference.language}}`, `{{preference.size}}`). A variable with no value (no orders yet, a
-preference never stated) stays visible as written, so the agent sees what to fill in by hand
-instead of sending a blank.
+order the customer last mentioned in the thread, else their newest), and `{{preference.<key>}}` for
+any preference the customer shared (`{{preference.language}}`, `{{preference.size}}`). A variable
+with no value (no orders yet, a preference never stated) stays visible as written, so the agent sees
+what to fill in by hand instead of sending a blank.
 """
 
 import re
@@ -16,8 +16,10 @@ from sqlmodel import col
 from inbox.agents.models import CannedResponse
 from inbox.customers.models import Customer
 from inbox.errors import Conflict, Invalid, NotFound
+from inbox.orders import mentions as order_mentions
 from inbox.orders.models import Order
 from inbox.preferences.service import for_customer as preferences_of
+from inbox.threads.models import Thread
 
 VARIABLES = ("customer.first_name", "customer.name", "order.number", "order.status")
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
@@ -80,9 +82,7 @@ def fill(body: str, values: dict[str, str]) -> str:
 async def values_for(session: AsyncSession, customer_id: int) -> dict[str, str]:
     customer = await session.get(Customer, customer_id)
     name = customer.name.strip() if customer else ""
-    order = (await session.execute(
-        select(Order).where(col(Order.customer_id) == customer_id)
-        .order_by(col(Order.placed_at).desc(), col(Order.id).desc()).limit(1))).scalar_one_or_none()
+    order = await _order_for(session, customer_id)
     values = {"customer.name": name, "customer.first_name": name.split()[0] if name else ""}
     if order is not None:
         values |= {"order.number": order.number, "order.status": order.status}
@@ -92,3 +92,14 @@ async def values_for(session: AsyncSession, customer_id: int) -> dict[str, str]:
 async def _preference_values(session: AsyncSession, customer_id: int) -> dict[str, str]:
     # Only what the customer shared (or an agent recorded): nothing is guessed or defaulted.
     return {f"{_PREFERENCE}{p.key}": p.value for p in await preferences_of(session, customer_id)}
+
+
+async def _order_for(session: AsyncSession, customer_id: int) -> Order | None:
+    # "Where is my order 1042?" is answered about 1042, even when a newer order exists.
+    thread_id = (await session.execute(
+        select(col(Thread.id)).where(col(Thread.customer_id) == customer_id))).scalar_one_or_none()
+    mentioned = None if thread_id is None else await order_mentions.last_mentioned(
+        session, customer_id=customer_id, thread_id=thread_id)
+    return mentioned or (await session.execute(
+        select(Order).where(col(Order.customer_id) == customer_id)
+        .order_by(col(Order.placed_at).desc(), col(Order.id).desc()).limit(1))).scalar_one_or_none()

@@ -4,8 +4,10 @@ Adapters translate; they never decide. Identity, threading, dedupe and reopening
 in inbox.ingest.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -192,3 +194,58 @@ class FetchFailed(Exception):
     def too_large(cls, limit: int) -> "FetchFailed":
         # MB as MAX_ATTACHMENT_BYTES counts them (25 MB is 25 × 1,048,576 bytes).
         return cls(f"larger than {limit / 1_048_576:.3g} MB, the most this inbox keeps", transient=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingLine:
+    title: str
+    quantity: int
+    price: Decimal
+    sku: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingOrder:
+    external_id: str
+    status: str
+    total: Decimal
+    currency: str
+    placed_at: datetime
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    number: str | None = None
+    lines: Sequence[IncomingLine] = field(default_factory=tuple)
+    tracking_url: str | None = None
+    store_name: str | None = None
+    # When the shop last changed it: an older update arriving late must not undo a newer one.
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReported:
+    """A shop's webhook said what an order now is (created, updated, fulfilled, cancelled).
+
+    (source, event_id) is the shop's own id for this event, the same on every retry: it is
+    applied once."""
+
+    source: str
+    event_id: str
+    topic: str
+    order: IncomingOrder
+
+
+@dataclass(frozen=True, slots=True)
+class RefundReported:
+    """Money went back to the customer for an order; refund_id is the shop's id for the refund."""
+
+    source: str
+    event_id: str
+    topic: str
+    order_external_id: str
+    refund_id: str
+    amount: Decimal
+    at: datetime
+
+
+ShopEvent = OrderReported | RefundReported

@@ -3,10 +3,17 @@
 import hashlib
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from inbox.db import after_commit
 from inbox.errors import Invalid
+from inbox.messages.models import Attachment
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +60,20 @@ class FileStore:
         """Refuse before storing anything: one oversized file rejects the whole message."""
         if size > self.max_bytes:
             raise Invalid("file", f"larger than {self.max_bytes} bytes")
+
+
+async def drop_unshared(session: AsyncSession, store: FileStore, shas: Collection[str]) -> int:
+    """Delete the files no attachment refers to any more, once the transaction commits (kept on a
+    rollback); one file may serve several attachments, so a file goes with its last. Returns how many."""
+    if not shas:
+        return 0
+    shared = set((await session.execute(
+        select(col(Attachment.sha256)).where(col(Attachment.sha256).in_(list(shas))).distinct())).scalars().all())
+    unshared = sorted(set(shas) - shared)
+
+    def _unlink() -> None:
+        for sha in unshared:
+            store.path_for(sha).unlink(missing_ok=True)
+
+    after_commit(session, _unlink)
+    return len(unshared)

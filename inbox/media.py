@@ -21,7 +21,7 @@ from inbox.channels import Channel
 from inbox.db import transaction, utcnow
 from inbox.delivery import backoff_delay, nap
 from inbox.events import FetchedFile, FetchFailed
-from inbox.files import FileStore
+from inbox.files import FileStore, drop_unshared
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
 from inbox.realtime import emit
@@ -144,13 +144,20 @@ async def _fetch_one(sessions: async_sessionmaker[AsyncSession], source: MediaSo
             values["content_type"] = fetched.content_type[:120]
         if fetched.filename:
             values["filename"] = fetched.filename[:255]
-        await session.execute(update(Attachment).where(col(Attachment.id) == claim.attachment_id).values(**values))
+        kept = await session.execute(update(Attachment).where(col(Attachment.id) == claim.attachment_id)
+                                     .values(**values))
+        if kept.rowcount != 1:  # type: ignore[attr-defined]
+            # Erased (customer data rights) while it downloaded: no copy stays that nothing refers to.
+            await drop_unshared(session, store, [sha256])
+            return
         await _emit(session, claim, "fetched")
 
 
 async def _failed(sessions: async_sessionmaker[AsyncSession], claim: _Claim, failure: FetchFailed, *,
                   policy: FetchPolicy) -> None:
     async with transaction(sessions) as session:
+        if await session.get(Attachment, claim.attachment_id) is None:
+            return  # erased while it downloaded: nothing to retry, no line to write
         if failure.transient and claim.attempts < policy.max_attempts:
             delay = backoff_delay(claim.attempts, base=policy.base_delay, cap=policy.cap)
             await session.execute(update(Attachment).where(col(Attachment.id) == claim.attachment_id)

@@ -15,9 +15,10 @@ from inbox.audit import AuditEvent
 from inbox.channel_activity import ChannelActivity
 from inbox.customers.models import Customer, Identity, Merge, MergeSuggestion
 from inbox.messages.models import Attachment, Message
-from inbox.orders.models import Order, OrderLine
+from inbox.orders.models import Order, OrderLine, OrderRefund
 from inbox.poll_positions import PollPosition
 from inbox.preferences.models import Consent, Preference
+from inbox.processed_events import ProcessedEvent
 from inbox.realtime import LiveEvent
 from inbox.search import SearchDoc
 from inbox.shop_options import ShopOption
@@ -43,8 +44,10 @@ __all__ = [
     "MessageTemplate",
     "Order",
     "OrderLine",
+    "OrderRefund",
     "PollPosition",
     "Preference",
+    "ProcessedEvent",
     "Role",
     "SearchDoc",
     "ShopOption",

@@ -7,7 +7,7 @@ a partial GIN index per kind. All made by the migrations; callers only write sea
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -129,3 +129,24 @@ def _every(kind: str) -> TextClause:
 
 async def search_customer_ids(session: AsyncSession, q: str, *, limit: int = 20) -> list[int]:
     return [hit.customer_id for hit in await search(session, q, kind="customer", limit=limit)]
+
+
+async def forget_deleted(session: AsyncSession, during: Callable[[], Awaitable[None]]) -> None:
+    """Run `during` (which deletes documents) so that what it deletes cannot be read back from the file.
+
+    On SQLite a deleted row's bytes stay in its freed page and an FTS5 index keeps a deleted
+    document's words until its segments are merged: secure_delete zeroes the pages, and
+    'optimize' merges each kind's index into one segment without them (a rewrite of the index,
+    acceptable for an erasure, which is rare). PostgreSQL's dead rows go with (auto)vacuum.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        await during()
+        return
+    await session.execute(text("PRAGMA secure_delete = ON"))
+    try:
+        await during()
+        for kind in KINDS:
+            # The kind is one of KINDS, so naming its table in the SQL is safe.
+            await session.execute(text(f"INSERT INTO search_fts_{kind}(search_fts_{kind}) VALUES ('optimize')"))
+    finally:
+        await session.execute(text("PRAGMA secure_delete = OFF"))

@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from adapters import REGISTRY, webchat
 from adapters.base import Adapter, MediaSource
 from adapters.email import Adapter as EmailAdapter
+from adapters.shopify import Adapter as ShopifyAdapter
 from inbox import __version__
 from inbox.channels import Channel
 from inbox.config import CoreSettings
@@ -43,10 +44,12 @@ from web.routes import (
     calls,
     composer,
     customer_profile,
+    customer_record,
     inbox_actions,
     live,
     mail,
     search,
+    shopify,
     signed_files,
     store,
     ui,
@@ -141,12 +144,14 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
     app = App(title="onethread", version=__version__, lifespan=lifespan,
               description="One conversation thread per customer, across every channel.")
     app.state.adapters, app.state.demo = adapters, demo
+    app.state.shopify = ShopifyAdapter()
     errors.install(app)
     app.add_middleware(SecurityHeaders)
     # Outermost, so the figure covers routing, dependencies and error handling too.
     app.add_middleware(ServerTiming)
     app.ingress = webhooks.WebhookIngress(adapters, limit=settings.max_request_bytes, state=app.state)
     app.include_router(app.ingress.router())
+    app.include_router(shopify.router)
     app.include_router(api.health)
     app.include_router(api.router)
     app.include_router(ui.router)
@@ -155,6 +160,7 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
     app.include_router(composer.router)
     app.include_router(inbox_actions.router)
     app.include_router(customer_profile.router)
+    app.include_router(customer_record.router)
     app.include_router(mail.router)
     app.include_router(search.router)
     app.include_router(live.router)

@@ -1,16 +1,19 @@
-"""The onethread command: serve everything in one process, migrate, seed the demo, make users and tokens."""
+"""The onethread command: serve everything in one process, migrate, seed the demo, make users and tokens,
+import the shop's orders and customers."""
 
 import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +28,7 @@ from inbox.db import is_sqlite, make_engine, make_sessionmaker, transaction
 from inbox.demo import DemoSummary, seed
 from inbox.errors import DomainError
 from inbox.files import FileStore
+from inbox.imports.table import Summary
 from inbox.migrate import upgrade
 
 T = TypeVar("T")
@@ -228,6 +232,76 @@ def telegram_link(
     out.print(f"Telegram link for [bold]{name or f'customer {found_id}'}[/] (customer {found_id}):")
     # Plain, alone and last, so scripts can take it with `tail -n 1`.
     print(f"https://t.me/{username}?start={links.sign(found_id, secret=secret)}")
+
+
+import_app = typer.Typer(help="Bring the shop's orders or customers in from a CSV file (docs/orders.md).",
+                         no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+CsvFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                         help="The CSV file: UTF-8 (with or without Excel's BOM) or Windows-1254.")]
+Delimiter = Annotated[str | None, typer.Option(
+    help="The column separator: ',', ';' or 'tab'. Default: whichever of them the header line uses most.")]
+
+
+@import_app.command("orders")
+def import_orders(
+    file: CsvFile,
+    delimiter: Delimiter = None,
+    timezone: Annotated[str, typer.Option(
+        help="The zone of times written without an offset, e.g. Europe/Istanbul.")] = "UTC",
+) -> None:
+    """Create or update an order per row; the same file again changes nothing. Exit 1 if a row was rejected."""
+    from inbox.imports.orders import import_orders as run
+
+    zone = _zone(timezone)
+    settings = _settings()
+    _import(settings, file, lambda sessions, data, progress: run(
+        sessions, data, region=settings.default_phone_region, zone=zone, delimiter=_delimiter(delimiter),
+        progress=progress))
+
+
+@import_app.command("customers")
+def import_customers(file: CsvFile, delimiter: Delimiter = None) -> None:
+    """Create or update a customer per row, with pref.* and consent.* columns; exit 1 if a row was rejected."""
+    from inbox.imports.customers import import_customers as run
+
+    settings = _settings()
+    _import(settings, file, lambda sessions, data, progress: run(
+        sessions, data, region=settings.default_phone_region, delimiter=_delimiter(delimiter), progress=progress))
+
+
+def _import(settings: CoreSettings, file: Path, run: Callable[
+        [async_sessionmaker[AsyncSession], bytes, Callable[[int, int], None]], Awaitable[Summary]]) -> None:
+    data = file.read_bytes()
+    with _errors_as_messages(settings):
+        upgrade(settings.resolved_database_url)
+        with _progress() as progress:
+            rows = progress.add_task("rows", total=None)
+            summary = _with_sessions(settings, lambda sessions: run(
+                sessions, data, lambda done, total: progress.update(rows, completed=done, total=total)))
+    out.print(f"[green]✓[/] {escape(file.name)}: {summary.created} created, {summary.updated} updated, "
+              f"{summary.unchanged} unchanged, {len(summary.rejected)} rejected")
+    for rejected in summary.rejected:
+        out.print(f"  line {rejected.line}: {escape(rejected.reason)}")
+    if summary.rejected:
+        raise typer.Exit(1)
+
+
+def _delimiter(given: str | None) -> str | None:
+    if given is None:
+        return None
+    chosen = "\t" if given.lower() in ("tab", "\\t") else given
+    if len(chosen) != 1:
+        _fail(f"--delimiter takes one character (or 'tab'), not {given!r}")
+    return chosen
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(f"unknown time zone {name!r}: write it as Europe/Istanbul, UTC, …")
 
 
 @app.command()

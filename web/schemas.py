@@ -220,3 +220,14 @@ class SearchResults(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+class EraseIn(BaseModel):
+    # Erasing cannot be undone: a caller says so in the body, not only by the URL it posts to.
+    confirm: Literal["ERASE"]
+
+
+class ErasedOut(BaseModel):
+    customer_id: int
+    # Rows removed or made anonymous, per kind; "files" counts files deleted from the store.
+    counts: dict[str, int]

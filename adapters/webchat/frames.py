@@ -72,9 +72,7 @@ def read(data: bytes | str) -> Hello | Message | Typing | Receipt | Ping:
     try:
         return _CLIENT.validate_json(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "frame"
-        raise BadPayload(f"{where}: {first['msg']}") from None
+        raise BadPayload.naming(error, "frame") from None
 
 
 def visitor_topic(address: str) -> str:

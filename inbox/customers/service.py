@@ -157,6 +157,35 @@ async def attach_claimed(session: AsyncSession, *, customer_id: int, kind: Addre
                               address=address, verified=False, display=raw)
 
 
+async def for_contact(session: AsyncSession, *, email: str | None, phone: str | None, name: str = "",
+                      region: str) -> tuple[int, bool]:
+    """Whom a shop's record (an order, an imported row) is about: the customer who proved this email or
+    phone, else one who gave it, else a new one; and whether that one is new.
+
+    The shop did not prove the addresses to us, so a new customer's identities are claimed: a chat
+    from that number later suggests a merge rather than making one silently.
+    """
+    clean_email = normalize_email(email) if email and email.strip() else None
+    clean_phone = normalize_phone(phone, region) if phone and phone.strip() else None
+    if clean_email is None and clean_phone is None:
+        raise Invalid("customer", "needs an email or a phone number")
+    addresses = [(AddressKind.email, Channel.email, clean_email), (AddressKind.phone, Channel.phone, clean_phone)]
+    for kind, _, address in addresses:
+        if address is not None and (owner := await verified_owner(session, kind=kind, address=address)):
+            return (await get(session, owner)).id or owner, False
+    for _, channel, address in addresses:
+        if address is not None and (identity := await find_identity(session, channel=channel, address=address)):
+            return (await get(session, identity.customer_id)).id or identity.customer_id, False
+    customer = await create(session, name=name)
+    customer_id = customer.id or 0
+    for kind, channel, address in addresses:
+        if address is not None:
+            with contextlib.suppress(Invalid):
+                await attach_claimed(session, customer_id=customer_id, kind=kind, channel=channel,
+                                     raw=address, region=region)
+    return customer_id, True
+
+
 async def suggest(session: AsyncSession, *, customer_id: int, other_id: int, reason: str) -> None:
     first, second = sorted((customer_id, other_id))
     if first == second:

@@ -34,3 +34,16 @@ class OrderLine(SQLModel, table=True):
     title: str = Field(default="", max_length=500)
     quantity: int = 1
     price: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+
+
+class OrderRefund(SQLModel, table=True):
+    """Money the shop gave back for an order: their sum against the total says refunded or partly."""
+
+    __tablename__ = "order_refund"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="order.id", index=True)
+    # The shop's id for the refund: a refund reported twice (two webhooks, or a replay) counts once.
+    external_id: str = Field(max_length=100, unique=True)
+    amount: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    refunded_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,53 +1,28 @@
 """Orders as the shop reports them: upserted by the shop's own id, joined to the right customer."""
 
-import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from inbox.channels import AddressKind, Channel
 from inbox.customers import service as customers
-from inbox.customers.addresses import normalize_email, normalize_phone
 from inbox.db import insert_ignore, utcnow
 from inbox.errors import Invalid
-from inbox.orders.models import Order, OrderLine
+from inbox.events import IncomingLine as IncomingLine  # the adapter contract's; still importable here
+from inbox.events import IncomingOrder as IncomingOrder
+from inbox.orders.models import Order, OrderLine, OrderRefund
 from inbox.search import index_document
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingLine:
-    title: str
-    quantity: int
-    price: Decimal
-    sku: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingOrder:
-    external_id: str
-    status: str
-    total: Decimal
-    currency: str
-    placed_at: datetime
-    email: str | None = None
-    phone: str | None = None
-    name: str | None = None
-    number: str | None = None
-    lines: Sequence[IncomingLine] = field(default_factory=tuple)
-    tracking_url: str | None = None
-    store_name: str | None = None
-    # When the shop last changed it: an older update arriving late must not undo a newer one.
-    updated_at: datetime | None = None
-
 
 OrderWithLines = tuple[Order, list[OrderLine]]
 
 _CENT = Decimal("0.01")
+_ORDER_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
+# Statuses this module itself sets; the rest are the shop's words.
+CANCELLED, REFUNDED, PARTIALLY_REFUNDED = "cancelled", "refunded", "partially_refunded"
 
 
 async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> OrderWithLines:
@@ -55,6 +30,7 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     external_id = incoming.external_id.strip()
     if not external_id:
         raise Invalid("external_id", "must not be empty")
+    await _one_at_a_time(session, external_id)
     placed_at = _utc("placed_at", incoming.placed_at)
     updated_at = None if incoming.updated_at is None else _utc("updated_at", incoming.updated_at)
     existing = await _by_external_id(session, external_id)
@@ -70,13 +46,8 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     order = existing
     # An order made for a customer later merged away belongs to the survivor now.
     order.customer_id = (await customers.get(session, order.customer_id)).id or order.customer_id
-    order.number = (incoming.number or external_id).strip().lstrip("#")[:100] or external_id
-    order.status = incoming.status.strip()[:40]
-    order.total = _cents(incoming.total)
-    order.currency = incoming.currency.upper()
-    order.placed_at = placed_at
-    order.tracking_url = incoming.tracking_url
-    order.store_name = incoming.store_name
+    for name, value in _fields(incoming, external_id, placed_at).items():
+        setattr(order, name, value)
     # An update that does not say when it was made keeps the last known time, so a late older one stays stale.
     order.source_updated_at = updated_at or order.source_updated_at
     order.updated_at = utcnow()
@@ -84,15 +55,84 @@ async def upsert(session: AsyncSession, incoming: IncomingOrder, *, region: str)
     await session.flush()
     order_id = order.id or 0
     await session.execute(delete(OrderLine).where(col(OrderLine.order_id) == order_id))
-    lines = [OrderLine(order_id=order_id, sku=line.sku, title=line.title, quantity=line.quantity,
-                       price=_cents(line.price))
-             for line in incoming.lines]
+    lines = [OrderLine(order_id=order_id, sku=sku, title=title, quantity=quantity, price=price)
+             for sku, title, quantity, price in _line_values(incoming)]
     session.add_all(lines)
     await session.flush()
     titles = " ".join(line.title for line in lines)
     await index_document(session, kind="order", ref_id=order_id, customer_id=order.customer_id,
                          text=f"{order.number} {external_id} {titles}", at=placed_at, replace=True)
     return order, lines
+
+
+class Outcome(StrEnum):
+    created = "created"
+    updated = "updated"
+    # Nothing an agent would see differs, or the report is older than what is kept.
+    unchanged = "unchanged"
+    # Nothing to attach it to: a refund for an order never reported, an order with no email or phone.
+    ignored = "ignored"
+
+
+async def apply(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> Outcome:
+    """upsert, said as what it did; an order reported again as it is is left untouched (not even its
+    updated_at), so importing the same file twice changes nothing."""
+    external_id = incoming.external_id.strip()
+    if external_id:
+        await _one_at_a_time(session, external_id)
+    existing = await _by_external_id(session, external_id) if external_id else None
+    if existing is None:
+        await upsert(session, incoming, region=region)
+        return Outcome.created
+    updated_at = None if incoming.updated_at is None else _utc("updated_at", incoming.updated_at)
+    if _is_stale(existing, updated_at):
+        return Outcome.unchanged
+    fields = _fields(incoming, external_id, _utc("placed_at", incoming.placed_at))
+    kept = [(line.sku, line.title, line.quantity, line.price) for line in await lines_of(session, existing.id or 0)]
+    if all(getattr(existing, name) == value for name, value in fields.items()) and kept == _line_values(incoming):
+        if updated_at is not None and (existing.source_updated_at is None or updated_at > existing.source_updated_at):
+            # Same content, newer report: remembered, so a late report from between cannot undo it.
+            existing.source_updated_at = updated_at
+            session.add(existing)
+            await session.flush()
+        return Outcome.unchanged
+    await upsert(session, incoming, region=region)
+    return Outcome.updated
+
+
+async def find(session: AsyncSession, external_id: str) -> Order | None:
+    return await _by_external_id(session, external_id.strip())
+
+
+async def record_refund(session: AsyncSession, *, order_external_id: str, refund_id: str, amount: Decimal,
+                        at: datetime) -> Outcome:
+    """The order shows refunded once its refunds add up to its total, partially_refunded before that.
+
+    A cancelled order stays cancelled: that says more than the refund that usually goes with it."""
+    await _one_at_a_time(session, order_external_id.strip())
+    order = await _by_external_id(session, order_external_id.strip())
+    if order is None:
+        return Outcome.ignored
+    refunded_at = _utc("refunded_at", at)
+    inserted = (await session.execute(
+        insert_ignore(session, OrderRefund, conflict=("external_id",), returning=("id",)),
+        {"order_id": order.id, "external_id": refund_id.strip()[:100], "amount": _cents(amount),
+         "refunded_at": refunded_at},
+    )).first()
+    if inserted is None:
+        return Outcome.unchanged
+    refunded = Decimal((await session.execute(
+        select(func.coalesce(func.sum(col(OrderRefund.amount)), 0)).where(col(OrderRefund.order_id) == order.id)
+    )).scalar_one())
+    if order.status != CANCELLED and refunded > 0:
+        order.status = REFUNDED if refunded >= order.total else PARTIALLY_REFUNDED
+    # The shop changed the order then: a report from before the refund is stale from now on.
+    if order.source_updated_at is None or refunded_at > order.source_updated_at:
+        order.source_updated_at = refunded_at
+    order.updated_at = utcnow()
+    session.add(order)
+    await session.flush()
+    return Outcome.updated
 
 
 async def for_customer(session: AsyncSession, customer_id: int, *, limit: int | None = None) -> list[OrderWithLines]:
@@ -131,6 +171,28 @@ async def _by_external_id(session: AsyncSession, external_id: str) -> Order | No
     )).scalar_one_or_none()
 
 
+def _fields(incoming: IncomingOrder, external_id: str, placed_at: datetime) -> dict[str, object]:
+    """The order's columns as an incoming report sets them (the customer is set once, at creation)."""
+    return {
+        "number": (incoming.number or external_id).strip().lstrip("#")[:100] or external_id,
+        "status": incoming.status.strip()[:40], "total": _cents(incoming.total),
+        "currency": incoming.currency.upper(), "placed_at": placed_at, "tracking_url": incoming.tracking_url,
+        "store_name": incoming.store_name,
+    }
+
+
+def _line_values(incoming: IncomingOrder) -> list[tuple[str, str, int, Decimal]]:
+    return [(line.sku, line.title, line.quantity, _cents(line.price)) for line in incoming.lines]
+
+
+async def _one_at_a_time(session: AsyncSession, external_id: str) -> None:
+    # Shopify sends orders/create and orders/updated for a new order at the same moment. On PostgreSQL
+    # both transactions would find no order and each make a customer; this lock (until commit) lets
+    # the second find the first's order. SQLite has one writer at a time already.
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(_ORDER_LOCK, {"key": f"order:{external_id}"})
+
+
 def _is_stale(order: Order, updated_at: datetime | None) -> bool:
     return updated_at is not None and order.source_updated_at is not None and updated_at < order.source_updated_at
 
@@ -149,37 +211,10 @@ def _cents(amount: Decimal) -> Decimal:
 
 
 async def _customer_for(session: AsyncSession, incoming: IncomingOrder, *, region: str) -> int:
-    """Who placed it: the customer who proved this email or phone, else one who gave it, else a new one.
-
-    The shop's checkout did not prove the address to us, so a new customer's identities are
-    claimed: a chat from that number later suggests a merge rather than making one silently.
-    """
-    email = phone = None
-    if incoming.email:
-        try:
-            email = normalize_email(incoming.email)
-        except Invalid as error:
-            raise Invalid("customer.email", error.message) from None
-    if incoming.phone:
-        try:
-            phone = normalize_phone(incoming.phone, region)
-        except Invalid as error:
-            raise Invalid("customer.phone", error.message) from None
-    if email is None and phone is None:
-        raise Invalid("customer", "needs an email or a phone number")
-    addresses = [(AddressKind.email, Channel.email, email), (AddressKind.phone, Channel.phone, phone)]
-    for kind, _, address in addresses:
-        if address is not None and (owner := await customers.verified_owner(session, kind=kind, address=address)):
-            return (await customers.get(session, owner)).id or owner
-    for _, channel, address in addresses:
-        if address is not None and (identity := await customers.find_identity(session, channel=channel,
-                                                                                address=address)):
-            return (await customers.get(session, identity.customer_id)).id or identity.customer_id
-    customer = await customers.create(session, name=incoming.name or "")
-    customer_id = customer.id or 0
-    for kind, channel, address in addresses:
-        if address is not None:
-            with contextlib.suppress(Invalid):
-                await customers.attach_claimed(session, customer_id=customer_id, kind=kind, channel=channel,
-                                               raw=address, region=region)
+    try:
+        customer_id, _ = await customers.for_contact(session, email=incoming.email, phone=incoming.phone,
+                                                     name=incoming.name or "", region=region)
+    except Invalid as error:
+        raise Invalid(f"customer.{error.field}" if error.field in ("email", "phone") else "customer",
+                      error.message) from None
     return customer_id

@@ -1,7 +1,8 @@
 """One conversation as an agent sees it: the thread's history beside the customer's whole profile."""
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +17,11 @@ from inbox.customers import service as customers
 from inbox.customers.models import Customer, MergeSuggestion
 from inbox.customers.profile import Profile
 from inbox.db import utcnow
+from inbox.events import Direction
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
+from inbox.orders import mentions as order_mentions
+from inbox.orders import service as orders
 from inbox.preferences import service as preferences
 from inbox.preferences.service import Provenance
 from inbox.templates import MessageTemplate
@@ -55,6 +59,8 @@ class Conversation:
     templates: dict[str, Sequence[MessageTemplate]]
     # Who set the sidebar's preferences and the messages they and the consents quote.
     provenance: Provenance
+    # The customer's order numbers that their messages on this page mention, with the order ids.
+    order_links: dict[str, int] = field(default_factory=dict)
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
@@ -65,6 +71,7 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
     # The profile already followed any merge to the customer's one thread: page it directly.
     history = await messages.window(session, whole.customer.id or 0, whole.thread.id or 0, limit=limit,
                                     before=before, after=after, around=around, since=since)
+    whole, order_links = await _with_mentioned_orders(session, whole, history.messages)
     have = {identity.channel for identity in whole.identities}
     channels = [str(channel) for channel in _REPLYABLE if channel in have]
     default = thread.last_inbound_channel if thread.last_inbound_channel in channels else None
@@ -84,4 +91,18 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
                         teams=await agent_teams.all_teams(session),
                         templates={channel: await message_templates.all_templates(session, channel=channel)
                                    for channel in closed},
+                        order_links=order_links,
                         provenance=await preferences.provenance(session, whole.preferences, whole.consents))
+
+
+async def _with_mentioned_orders(session: AsyncSession, whole: Profile,
+                                 shown: Sequence[Message]) -> tuple[Profile, dict[str, int]]:
+    """The orders the customer's shown messages mention, and the profile with those of them the
+    sidebar would not list (older than its newest few) added, so every link has an order to land on."""
+    numbers = order_mentions.numbers_in(m.text for m in shown if m.direction == Direction.inbound and m.text)
+    found = await order_mentions.of_customer(session, whole.customer.id or 0, numbers)
+    listed = {order.id for order, _ in whole.orders}
+    missing = [order for order in found if order.id not in listed]
+    if missing:
+        whole = dataclasses.replace(whole, orders=[*whole.orders, *await orders.with_lines(session, missing)])
+    return whole, {order.number: order.id or 0 for order in found}

@@ -63,6 +63,8 @@ class TwilioFake:
     downloads: list[tuple[int, dict[str, str], bytes]] = field(default_factory=list)
     # Every request the CDN saw: (path, whether it carried an Authorization header).
     cdn_requests: list[tuple[str, bool]] = field(default_factory=list)
+    # When given, the CDN answers only once it is set: a download held in flight.
+    cdn_gate: asyncio.Event | None = None
     # Voicemail recordings by RE… sid, served as MP3 (Voice).
     recordings: dict[str, bytes] = field(default_factory=dict)
     _queue: list[Answer] = field(default_factory=list)
@@ -174,6 +176,8 @@ class TwilioFake:
     async def _cdn(self, request: Request) -> Response:
         media_sid = request.path_params["media_sid"]
         self.cdn_requests.append((request.url.path, "authorization" in request.headers))
+        if self.cdn_gate is not None:
+            await self.cdn_gate.wait()
         data, content_type = self.media[media_sid]
         return Response(data, media_type=content_type)
 

@@ -37,6 +37,8 @@ RULES: list[tuple[str, set[Role] | str]] = [
     ("/store", {Role.store, Role.admin}), ("/store/", {Role.store, Role.admin}),
     ("/", {Role.admin, Role.agent, Role.store}), ("/logout", {Role.admin, Role.agent, Role.store}),
     ("/account", {Role.admin, Role.agent, Role.store}), ("/account/", {Role.admin, Role.agent, Role.store}),
+    # Erasing a customer cannot be undone: admins only (exporting is any agent's, under /inbox/).
+    ("/inbox/threads/1/customer/erase", {Role.admin}),
     ("/inbox", {Role.admin, Role.agent}), ("/inbox/", {Role.admin, Role.agent}),
     ("/search", {Role.admin, Role.agent}), ("/search/", {Role.admin, Role.agent}),
 ]

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse
 
+from inbox.customers import erase as erasure
+from inbox.customers import export as exports
 from inbox.customers import merge as merges
 from inbox.customers import profile
 from inbox.errors import Invalid, NotFound
@@ -14,9 +16,12 @@ from inbox.orders import service as orders
 from inbox.proactive import queue_proactive
 from inbox.replies import add_note, queue_reply, queue_template
 from web.deps import ApiTokenDep, FilesDep, SessionDep, SettingsDep, actor_of
+from web.downloads import export_response
 from web.schemas import (
     CustomerList,
     CustomerOut,
+    ErasedOut,
+    EraseIn,
     Health,
     MergedCustomerOut,
     MergeIn,
@@ -95,6 +100,22 @@ async def merge_customer(customer_id: int, body: MergeIn, session: SessionDep,
     merge = await merges.merge(session, survivor_id=customer_id, absorbed_id=body.other_id, actor=actor_of(token))
     survivor = CustomerOut.of(await profile.load(session, merge.survivor_id))
     return MergedCustomerOut(**survivor.model_dump(), merge_id=merge.id or 0)
+
+
+@router.get("/customers/{customer_id}/export", response_class=Response)
+async def export_customer(customer_id: int, session: SessionDep, files: FilesDep, settings: SettingsDep,
+                          token: ApiTokenDep) -> FileResponse:
+    """The customer's whole record as a zip: customer.json and attachments/<id>-<filename>."""
+    made = await exports.export(session, customer_id, files=files, into=settings.data_dir / "exports",
+                                actor=actor_of(token))
+    return export_response(made)
+
+
+@router.post("/customers/{customer_id}/erase")
+async def erase_customer(customer_id: int, body: EraseIn, session: SessionDep, files: FilesDep,
+                         token: ApiTokenDep) -> ErasedOut:
+    erased = await erasure.erase(session, customer_id, confirm=body.confirm, files=files, actor=actor_of(token))
+    return ErasedOut(customer_id=erased.customer_id, counts=erased.counts)
 
 
 @router.post("/merges/{merge_id}/undo")

@@ -11,6 +11,7 @@ from typing import Any
 
 from inbox.delivery import INTERRUPTED
 from inbox.mentions import parts as mention_parts
+from inbox.orders.mentions import parts as order_parts
 from inbox.windows import alternative as window_alternative
 
 # The merged customer's name is only in the stored English line; read it back from there.
@@ -98,5 +99,5 @@ def interrupted(error: str | None) -> bool:
 
 
 TEMPLATE_HELPERS: dict[str, Any] = {"event_line": event_line, "call_line": call_line, "address_shown": address_shown,
-                                    "mention_parts": mention_parts,
+                                    "mention_parts": mention_parts, "order_parts": order_parts,
                                     "delivery_interrupted": interrupted, "window_alternative": window_alternative}
