@@ -33,6 +33,7 @@ from inbox.realtime import make_hub
 from inbox.signing import secret_key
 from inbox.threads.snooze import run_waker
 from web import errors
+from web.body_limit import BodyLimit
 from web.email_intake import EmailIntake
 from web.file_links import FileLinks
 from web.presence import Presence
@@ -60,6 +61,8 @@ log = logging.getLogger("onethread")
 
 # Longer than any provider's send timeout (Twilio's is 30 s).
 SHUTDOWN_GRACE_SECONDS = 35
+# An upload's multipart boundaries and part headers, beside the file itself.
+MULTIPART_OVERHEAD = 16 * 1024
 
 
 class App(FastAPI):
@@ -141,6 +144,9 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
               description="One conversation thread per customer, across every channel.")
     app.state.adapters, app.state.demo = adapters, demo
     errors.install(app)
+    chat = next(adapter for adapter in adapters if isinstance(adapter, webchat.Adapter))
+    # Innermost, so its 413 still carries the security headers and the timing.
+    app.add_middleware(BodyLimit, limits={"/widget/uploads": chat.settings.max_upload_bytes + MULTIPART_OVERHEAD})
     app.add_middleware(SecurityHeaders)
     # Outermost, so the figure covers routing, dependencies and error handling too.
     app.add_middleware(ServerTiming)
