@@ -1,12 +1,11 @@
 """Telegram updates → inbox events: pure functions over python-telegram-bot's parsed Update."""
 
-import json
 import re
 from typing import Any
 
 from telegram import CallbackQuery, Chat, Message, Update, User
 
-from adapters.base import BadPayload
+from adapters.base import BadPayload, read_json
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
     ContactShared,
@@ -26,10 +25,7 @@ UNSUPPORTED = "(a kind of Telegram message the inbox cannot show)"
 
 
 def read_update(body: bytes) -> Update:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadPayload("the body is not JSON") from error
+    data = read_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise BadPayload("not a Telegram update: update_id missing or not a number")
     for kind in ("message", "edited_message"):

@@ -57,6 +57,8 @@ class Live:
     url: str
     smtp_port: int
     loop: asyncio.AbstractEventLoop
+    # One client for the whole test: making one costs more than a request (its TLS context).
+    http: httpx.Client
 
     @property
     def port(self) -> int:
@@ -70,7 +72,11 @@ class Live:
         return self.run(_rows(self.app.state.sessions))
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+        return _client(self.url, **kwargs)
+
+
+def _client(url: str, **kwargs: Any) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=30, verify=False, **kwargs)
 
 
 async def _rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
@@ -120,9 +126,12 @@ def live(db_url: str, tmp_path: Path, channels_env: int) -> Iterator[Live]:
         threading.Event().wait(0.01)
     assert server.started, "the app did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    http = _client(url)
     try:
-        yield Live(app, f"http://127.0.0.1:{port}", channels_env, loop)
+        yield Live(app, url, channels_env, loop, http)
     finally:
+        http.close()
         server.should_exit = True
         thread.join(timeout=30)
         loop.close()
