@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import FileResponse
 
 from inbox.customers import merge as merges
@@ -14,6 +14,8 @@ from inbox.orders import service as orders
 from inbox.replies import add_note, queue_reply, queue_template
 from web.deps import ApiTokenDep, FilesDep, SessionDep, SettingsDep, actor_of
 from web.schemas import (
+    MAX_ID,
+    REFUSALS,
     CustomerList,
     CustomerOut,
     Health,
@@ -27,9 +29,11 @@ from web.schemas import (
     SearchResults,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=REFUSALS)
 health = APIRouter(tags=["health"])
 
+# Ids the database can hold: a larger number is a 422 naming the parameter, not the driver's overflow.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -46,12 +50,12 @@ async def list_customers(session: SessionDep, settings: SettingsDep, _token: Api
 
 
 @router.get("/customers/{customer_id}")
-async def get_customer(customer_id: int, session: SessionDep, _token: ApiTokenDep) -> CustomerOut:
+async def get_customer(customer_id: RowId, session: SessionDep, _token: ApiTokenDep) -> CustomerOut:
     return CustomerOut.of(await profile.load(session, customer_id))
 
 
 @router.get("/customers/{customer_id}/messages")
-async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenDep,
+async def list_messages(customer_id: RowId, session: SessionDep, _token: ApiTokenDep,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         before: Annotated[str | None, Query(max_length=200)] = None) -> MessagePage:
     history = await messages.history(session, customer_id, limit=limit, before=before)
@@ -60,7 +64,7 @@ async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenD
 
 
 @router.post("/customers/{customer_id}/messages", status_code=201)
-async def post_message(customer_id: int, body: MessageIn, session: SessionDep, token: ApiTokenDep,
+async def post_message(customer_id: RowId, body: MessageIn, session: SessionDep, token: ApiTokenDep,
                        idempotency_key: IdempotencyKey = None) -> MessageOut:
     if body.template_id is not None:
         message = await queue_template(session, customer_id=customer_id, template_id=body.template_id,
@@ -76,7 +80,7 @@ async def post_message(customer_id: int, body: MessageIn, session: SessionDep, t
 
 
 @router.post("/customers/{customer_id}/merge")
-async def merge_customer(customer_id: int, body: MergeIn, session: SessionDep,
+async def merge_customer(customer_id: RowId, body: MergeIn, session: SessionDep,
                          token: ApiTokenDep) -> MergedCustomerOut:
     if body.other_id == customer_id:
         raise Invalid("other_id", merges.SAME_CUSTOMER)
@@ -86,7 +90,7 @@ async def merge_customer(customer_id: int, body: MergeIn, session: SessionDep,
 
 
 @router.post("/merges/{merge_id}/undo")
-async def undo_merge(merge_id: int, session: SessionDep, token: ApiTokenDep) -> CustomerList:
+async def undo_merge(merge_id: RowId, session: SessionDep, token: ApiTokenDep) -> CustomerList:
     merge = await merges.undo(session, merge_id, actor=actor_of(token))
     return CustomerList(items=[CustomerOut.of(await profile.load(session, customer_id))
                                for customer_id in (merge.survivor_id, merge.absorbed_id)])
@@ -112,7 +116,7 @@ async def search(session: SessionDep, settings: SettingsDep, _token: ApiTokenDep
 
 
 @router.get("/attachments/{attachment_id}", response_class=Response)
-async def get_attachment(attachment_id: int, session: SessionDep, files: FilesDep,
+async def get_attachment(attachment_id: RowId, session: SessionDep, files: FilesDep,
                          _token: ApiTokenDep) -> FileResponse:
     attachment = await messages.attachment(session, attachment_id)
     if attachment.sha256 is None:
