@@ -13,8 +13,9 @@ from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order, OrderLine
 from inbox.orders.service import IncomingLine, IncomingOrder
 
-# The largest row id either database holds (BIGINT): a larger one is a 422, never a 500 from the driver.
-MAX_ID = 2**63 - 1
+# The largest row id the tables hold (INTEGER on PostgreSQL; SQLite takes 64 bits): a larger one is a
+# 422 naming the parameter, never a 500 from the driver.
+MAX_ID = 2**31 - 1
 
 
 class IdentityOut(BaseModel):

@@ -85,7 +85,9 @@ def header(message: Message, name: str) -> str:
 def header_ids(message: Message, name: str) -> list[str]:
     """Message ids in Message-ID, In-Reply-To or References: each `<…>`, stripped, in order."""
     ids: list[str] = []
-    for token in header(message, name).replace(">", "> ").split():
+    # No control characters: an id is looked up and stored, and PostgreSQL refuses U+0000 in either.
+    text = "".join(ch for ch in header(message, name) if ch.isprintable() or ch == " ")
+    for token in text.replace(">", "> ").split():
         token = token.strip(",;")
         if token.startswith("<") and token.endswith(">") and len(token) > 2:
             ids.append(token)

@@ -32,7 +32,7 @@ from web.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=REFUSALS)
 health = APIRouter(tags=["health"])
 
-# Ids the database can hold: a larger number is a 422 naming the parameter, not the driver's overflow.
+# Ids the tables can hold: a larger number is a 422 naming the parameter, not the driver's overflow.
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
