@@ -32,7 +32,7 @@ from inbox.visitors.models import Visitor
 from web.file_links import FileLinks
 from web.presence import Presence
 from web.ratelimit import Window
-from web.routes.live import UNAUTHORISED, same_origin
+from web.routes.live import UNAUTHORISED, received, same_origin
 from web.routes.widget import chat_adapter
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def widget_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     try:
-        hello = frames.read(await asyncio.wait_for(_received(websocket), HELLO_SECONDS))
+        hello = frames.read(await asyncio.wait_for(received(websocket), HELLO_SECONDS))
     except (TimeoutError, BadPayload, WebSocketDisconnect):
         hello = None
     if not isinstance(hello, frames.Hello):
@@ -71,17 +71,6 @@ async def widget_socket(websocket: WebSocket) -> None:
         await websocket.close(code=UNAUTHORISED)
         return
     await _Chat(websocket, visitor, identity).run(hello.after_id)
-
-
-async def _received(websocket: WebSocket) -> str | bytes:
-    """The next frame's data. Not receive_text(): a binary frame (any script can send one) would be
-    a KeyError there and drop the socket with an internal error; here it is read like text, and
-    frames.read refuses what is not a frame."""
-    message = await websocket.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    text: str | None = message.get("text")
-    return text if text is not None else message.get("bytes") or b""
 
 
 class _Chat:
@@ -168,7 +157,7 @@ class _Chat:
 
     async def _receive(self) -> None:
         while True:
-            text = await _received(self.websocket)
+            text = await received(self.websocket)
             try:
                 frame = frames.read(text)
             except BadPayload as error:
