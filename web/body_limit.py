@@ -5,23 +5,34 @@ byte to a temporary file: a size check in the route comes after a gigabyte was w
 the declared Content-Length is refused before the first byte is read, and a body that declares none
 (chunked) is counted as it streams and refused at the first byte over. The route then sees the
 client gone and its own answer is dropped. Webhooks check their limit in web.routes.webhooks.
+
+Every route has a limit: the default for forms and JSON, and a larger one for the routes that take
+files. The parse comes before the route's own checks, sign-in included: without a limit anyone
+could make the server spool a body of any size to disk.
 """
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, limits: dict[str, int]) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, limits: Sequence[tuple[str, int]] = ()) -> None:
         self.app = app
-        self.limits = limits
+        self.default = default
+        # (path pattern, limit): the first whose pattern matches the whole path decides.
+        self.limits = [(re.compile(pattern), limit) for pattern, limit in limits]
+
+    def limit_for(self, path: str) -> int:
+        return next((limit for pattern, limit in self.limits if pattern.fullmatch(path)), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limits.get(scope["path"]) if scope["type"] == "http" else None
-        if limit is None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope["path"])
         declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)

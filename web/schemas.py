@@ -231,4 +231,5 @@ REFUSALS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "No bearer token, or one that is unknown or revoked"},
     404: {"model": Problem, "description": "No such customer, merge, attachment or order"},
     409: {"model": Problem, "description": "The request conflicts with the current state (e.g. a closed window)"},
+    413: {"model": Problem, "description": "The body is larger than MAX_REQUEST_BYTES"},
 }

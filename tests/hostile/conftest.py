@@ -41,6 +41,7 @@ SUPPORT = "destek@acme.example"
 SMTP_LIMIT = 200_000
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_UPLOAD_BYTES = 256 * 1024
+MAX_ATTACHMENT_BYTES = 64 * 1024
 
 
 def free_port() -> int:
@@ -112,7 +113,7 @@ def channels_env(monkeypatch: pytest.MonkeyPatch) -> int:
 @pytest.fixture
 def live(db_url: str, tmp_path: Path, channels_env: int) -> Iterator[Live]:
     settings = CoreSettings(data_dir=tmp_path / "data", database_url=db_url, redis_url=TEST_REDIS_URL,
-                            max_request_bytes=MAX_REQUEST_BYTES)
+                            max_request_bytes=MAX_REQUEST_BYTES, max_attachment_bytes=MAX_ATTACHMENT_BYTES)
     # No delivery or media workers: nothing is sent, nothing fetched; only what a request does is counted.
     app = create_app(settings, workers=False)
     loop = asyncio.new_event_loop()

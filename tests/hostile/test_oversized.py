@@ -6,8 +6,16 @@ import smtplib
 import time
 from pathlib import Path
 
-from tests.hostile.conftest import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES, SMTP_LIMIT, SUPPORT, Live
+from tests.hostile.conftest import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_REQUEST_BYTES,
+    MAX_UPLOAD_BYTES,
+    SMTP_LIMIT,
+    SUPPORT,
+    Live,
+)
 from tests.soak.figures import record
+from web.app import COMPOSER_FILES
 
 HUGE = 1024 * 1024 * 1024  # what the request claims; a small part of it is ever sent
 ANSWER_SECONDS = 5
@@ -71,7 +79,9 @@ async def test_oversized_bodies_get_413_before_they_are_read_whole(live: Live) -
     token = _visitor_token(live)
     before, files_before = live.rows(), _files_kept(live)
     form = "Content-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: AAAA\r\n"
-    upload = f"Content-Type: multipart/form-data; boundary=b0undary\r\nAuthorization: Bearer {token}\r\n"
+    multipart = "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+    upload = f"{multipart}Authorization: Bearer {token}\r\n"
+    composer = MAX_ATTACHMENT_BYTES * COMPOSER_FILES
     started = time.perf_counter()
     whatsapp = "/webhooks/twilio/whatsapp"
     cases = {
@@ -79,9 +89,19 @@ async def test_oversized_bodies_get_413_before_they_are_read_whole(live: Live) -
         "webhook, chunked": await _chunked(live, whatsapp, form, b"Body=", MAX_REQUEST_BYTES),
         "upload, Content-Length 1 GB": await _declared(live, "/widget/uploads", upload, MULTIPART_HEAD),
         "upload, chunked": await _chunked(live, "/widget/uploads", upload, MULTIPART_HEAD, MAX_UPLOAD_BYTES),
+        # Not signed in: the form was parsed (and spooled to disk) before the sign-in check could refuse it.
+        "agent reply with files, anonymous, Content-Length 1 GB": await _declared(
+            live, "/inbox/threads/1/messages", multipart, MULTIPART_HEAD),
+        "agent reply with files, anonymous, chunked": await _chunked(
+            live, "/inbox/threads/1/messages", multipart, MULTIPART_HEAD, composer),
+        "sign-in form, Content-Length 1 GB": await _declared(
+            live, "/login", "Content-Type: application/x-www-form-urlencoded\r\n", b"email="),
+        "API, chunked": await _chunked(live, "/api/v1/customers/1/messages", "Content-Type: application/json\r\n", b"{",
+                                       MAX_REQUEST_BYTES),
     }
     seconds = time.perf_counter() - started
-    limits = {"webhook": MAX_REQUEST_BYTES, "upload": MAX_UPLOAD_BYTES}
+    limits = {"webhook": MAX_REQUEST_BYTES, "upload": MAX_UPLOAD_BYTES, "agent reply with files": composer,
+              "sign-in form": MAX_REQUEST_BYTES, "API": MAX_REQUEST_BYTES}
     for name, (status, sent) in cases.items():
         record(f"hostile input, oversized {name}",
                f"answered {status} after {sent:,} bytes sent (limit {limits[name.split(',')[0]]:,})")
