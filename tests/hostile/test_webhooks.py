@@ -226,3 +226,20 @@ def test_widget_sessions_under_hostile_input(live: Live) -> None:
         case()
     finally:
         record("hostile input, web chat session", tally.figures())
+
+
+def test_telegram_fields_of_the_wrong_type_are_a_400(live: Live) -> None:
+    # python-telegram-bot takes Telegram's types on trust: found by a long run (HOSTILE_EXAMPLES=600),
+    # a list as a document's mime_type reached the database and was a 500.
+    folder = FIXTURES / "telegram" / "fixtures"
+    document, edited, text = (json.loads((folder / name).read_bytes())
+                              for name in ("document.json", "edited_message.json", "text.json"))
+    document["message"]["document"]["mime_type"] = ["application/pdf", "application/pdf"]
+    edited["edited_message"]["text"] = ["düzeltildi"]
+    text["message"]["from"]["first_name"] = {"ad": "Ayşe"}
+    tally = Tally()
+    for update in (document, edited, text):
+        body = json.dumps(update).encode()
+        assert tally.send(live, live.http, "/webhooks/telegram", body,
+                          {"Content-Type": "application/json", **_telegram("", body)}) == 400
+    record("hostile input, Telegram fields of the wrong type", tally.figures())
