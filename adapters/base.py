@@ -1,7 +1,8 @@
 """The contract every channel adapter fulfils; web/routes/webhooks.py is its only HTTP caller."""
 
+import json
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 from urllib.parse import unquote
 
 from pydantic import ValidationError
@@ -55,6 +56,20 @@ def parse_form(body: bytes) -> dict[str, list[str]]:
             value = unquote(value.replace("+", " "))
         form.setdefault(name, []).append(value)
     return form
+
+
+def read_json(body: bytes) -> Any:
+    """The body as JSON; BadPayload for anything else.
+
+    Nesting deeper than the parser recurses (`[[[[…` thousands deep, still valid JSON) raises
+    RecursionError, which is no ValueError: caught here, or it would be a 500.
+    """
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise BadPayload("the body is not JSON") from error
+    except RecursionError:
+        raise BadPayload("the body is not JSON: nested too deeply") from None
 
 
 class BadSignature(Exception):

@@ -1,6 +1,7 @@
 import functools
 import re
 import unicodedata
+from typing import Any
 
 import nh3
 
@@ -154,3 +155,15 @@ def required(field: str, text: str, *, limit: int) -> str:
     if len(stripped) > limit:
         raise Invalid(field, f"longer than {limit} characters")
     return stripped
+
+
+def strip_nul_deep(value: Any) -> Any:
+    """strip_nul through a JSON value (PostgreSQL's jsonb refuses U+0000 too): a mail's Message-ID,
+    References or quoted history is the sender's text, NULs and all."""
+    if isinstance(value, str):
+        return strip_nul(value)
+    if isinstance(value, dict):
+        return {strip_nul(str(key)): strip_nul_deep(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strip_nul_deep(item) for item in value]
+    return value

@@ -34,6 +34,7 @@ from inbox.realtime import make_hub
 from inbox.signing import secret_key
 from inbox.threads.snooze import run_waker
 from web import errors
+from web.body_limit import BodyLimit
 from web.email_intake import EmailIntake
 from web.file_links import FileLinks
 from web.presence import Presence
@@ -64,6 +65,10 @@ log = logging.getLogger("onethread")
 
 # Longer than any provider's send timeout (Twilio's is 30 s).
 SHUTDOWN_GRACE_SECONDS = 35
+# An upload's multipart boundaries and part headers, beside the file itself.
+MULTIPART_OVERHEAD = 16 * 1024
+# Files an agent attaches to one reply, at most MAX_ATTACHMENT_BYTES each.
+COMPOSER_FILES = 10
 
 
 class App(FastAPI):
@@ -146,6 +151,11 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
     app.state.adapters, app.state.demo = adapters, demo
     app.state.shopify = ShopifyAdapter()
     errors.install(app)
+    chat = next(adapter for adapter in adapters if isinstance(adapter, webchat.Adapter))
+    # Innermost, so its 413 still carries the security headers and the timing.
+    app.add_middleware(BodyLimit, default=settings.max_request_bytes, limits=[
+        ("/widget/uploads", chat.settings.max_upload_bytes + MULTIPART_OVERHEAD),
+        (r"/inbox/threads/\d+/messages", settings.max_attachment_bytes * COMPOSER_FILES + MULTIPART_OVERHEAD)])
     app.add_middleware(SecurityHeaders)
     # Outermost, so the figure covers routing, dependencies and error handling too.
     app.add_middleware(ServerTiming)

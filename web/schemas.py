@@ -13,6 +13,10 @@ from inbox.messages.models import Attachment, Message
 from inbox.orders.models import Order, OrderLine
 from inbox.orders.service import IncomingLine, IncomingOrder
 
+# The largest row id the tables hold (INTEGER on PostgreSQL; SQLite takes 64 bits): a larger one is a
+# 422 naming the parameter, never a 500 from the driver.
+MAX_ID = 2**31 - 1
+
 
 class IdentityOut(BaseModel):
     channel: str
@@ -136,7 +140,7 @@ class MessageIn(BaseModel):
     channel: Channel
     text: str | None = Field(default=None, min_length=1, max_length=10_000)
     kind: Literal["reply", "note", "proactive"] = "reply"
-    template_id: int | None = Field(default=None, gt=0)
+    template_id: int | None = Field(default=None, gt=0, le=MAX_ID)
     variables: dict[Annotated[str, Field(pattern=r"^\d{1,2}$")], Annotated[str, Field(max_length=1000)]] = {}
 
     @model_validator(mode="after")
@@ -150,7 +154,7 @@ class MessageIn(BaseModel):
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    other_id: int = Field(gt=0)
+    other_id: int = Field(gt=0, le=MAX_ID)
 
 
 class OrderCustomerIn(BaseModel):
@@ -231,3 +235,19 @@ class ErasedOut(BaseModel):
     customer_id: int
     # Rows removed or made anonymous, per kind; "files" counts files deleted from the store.
     counts: dict[str, int]
+
+
+class Problem(BaseModel):
+    """What a refused API call says (401, 404, 409): one sentence for the person reading the log."""
+
+    detail: str
+
+
+# Declared on every /api/v1 operation, so a client generated from the spec knows each refusal's shape.
+REFUSALS: dict[int | str, dict[str, object]] = {
+    400: {"model": Problem, "description": "The body is not text in the declared encoding"},
+    401: {"model": Problem, "description": "No bearer token, or one that is unknown or revoked"},
+    404: {"model": Problem, "description": "No such customer, merge, attachment or order"},
+    409: {"model": Problem, "description": "The request conflicts with the current state (e.g. a closed window)"},
+    413: {"model": Problem, "description": "The body is larger than MAX_REQUEST_BYTES"},
+}

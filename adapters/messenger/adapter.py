@@ -20,6 +20,7 @@ from adapters.base import (
     FetchedFile,
     RawRequest,
     RawResponse,
+    read_json,
 )
 from adapters.messenger import media, payload
 from adapters.messenger.graph import GraphError, raise_for_error
@@ -89,10 +90,7 @@ class Adapter:
             raise BadSignature("X-Hub-Signature-256 does not match")
 
     def parse(self, raw: RawRequest) -> list[InboundEvent]:
-        try:
-            body = json.loads(raw.body)
-        except (UnicodeDecodeError, ValueError) as error:
-            raise BadPayload(f"the body is not JSON: {error}") from error
+        body = read_json(raw.body)
         try:
             return payload.events(body, app_id=self.settings.app_id)
         except payload.Unreadable as error:

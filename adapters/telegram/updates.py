@@ -1,12 +1,11 @@
 """Telegram updates → inbox events: pure functions over python-telegram-bot's parsed Update."""
 
-import json
 import re
 from typing import Any
 
 from telegram import CallbackQuery, Chat, Message, Update, User
 
-from adapters.base import BadPayload
+from adapters.base import BadPayload, read_json
 from inbox.channels import AddressKind, Channel
 from inbox.events import (
     ContactShared,
@@ -23,13 +22,14 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 # "/start PAYLOAD" is what a t.me/<bot>?start=PAYLOAD link sends; "@bot" appears when typed in a group.
 _START = re.compile(r"/start(?:@\w+)?\s+(\S+)\s*")
 UNSUPPORTED = "(a kind of Telegram message the inbox cannot show)"
+# Fields Telegram sends as strings and the inbox stores: PTB takes them on trust, so a list in
+# `mime_type` or `first_name` would travel as far as the database and be a 500 there.
+_TEXT_FIELDS = frozenset({"text", "caption", "first_name", "last_name", "username", "file_name", "mime_type",
+                          "file_id", "file_unique_id", "data", "phone_number", "emoji", "title", "type"})
 
 
 def read_update(body: bytes) -> Update:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadPayload("the body is not JSON") from error
+    data = read_json(body)
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         raise BadPayload("not a Telegram update: update_id missing or not a number")
     for kind in ("message", "edited_message"):
@@ -38,12 +38,28 @@ def read_update(body: bytes) -> Update:
         if message is not None and not (isinstance(message, dict) and isinstance(message.get("chat"), dict)
                                         and {"message_id", "date"} <= message.keys()):
             raise BadPayload(f"not a Telegram update: {kind} needs message_id, date and chat")
+    _check_text_fields(data)
     try:
         return Update.de_json(data)
     # PTB's parser assumes Telegram's shapes and fails on anything else with whatever the first
     # wrong field triggers (KeyError, TypeError, AttributeError…): all of it is a bad payload.
     except Exception as error:
         raise BadPayload(f"not a Telegram update: {type(error).__name__} {error}") from error
+
+
+def _check_text_fields(data: dict[str, Any]) -> None:
+    # Iterative: the body may nest as deep as the JSON parser allowed.
+    pending: list[Any] = [data]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _TEXT_FIELDS and value is not None and not isinstance(value, str):
+                    raise BadPayload(f"not a Telegram update: {key} is not text")
+                if isinstance(value, dict | list):
+                    pending.append(value)
+        elif isinstance(node, list):
+            pending.extend(item for item in node if isinstance(item, dict | list))
 
 
 def events(update: Update) -> list[InboundEvent]:
@@ -120,22 +136,29 @@ def _files(message: Message) -> tuple[IncomingFile, ...]:
     if message.photo:
         # The same picture in several sizes, smallest first.
         largest = message.photo[-1]
-        found.append(IncomingFile(f"photo-{largest.file_unique_id}.jpg", "image/jpeg", url=largest.file_id))
+        found.append(_file(f"photo-{largest.file_unique_id}.jpg", "image/jpeg", largest.file_id))
     if (document := message.document) is not None:
-        found.append(IncomingFile(document.file_name or f"document-{document.file_unique_id}",
-                                  document.mime_type or "application/octet-stream", url=document.file_id))
+        found.append(_file(document.file_name or f"document-{document.file_unique_id}",
+                           document.mime_type or "application/octet-stream", document.file_id))
     if (voice := message.voice) is not None:
-        found.append(IncomingFile(f"voice-{voice.file_unique_id}.ogg", voice.mime_type or "audio/ogg",
-                                  url=voice.file_id))
+        found.append(_file(f"voice-{voice.file_unique_id}.ogg", voice.mime_type or "audio/ogg",
+                           voice.file_id))
     if (audio := message.audio) is not None:
-        found.append(IncomingFile(audio.file_name or f"audio-{audio.file_unique_id}.mp3",
-                                  audio.mime_type or "audio/mpeg", url=audio.file_id))
+        found.append(_file(audio.file_name or f"audio-{audio.file_unique_id}.mp3",
+                           audio.mime_type or "audio/mpeg", audio.file_id))
     if (video := message.video) is not None:
-        found.append(IncomingFile(video.file_name or f"video-{video.file_unique_id}.mp4",
-                                  video.mime_type or "video/mp4", url=video.file_id))
+        found.append(_file(video.file_name or f"video-{video.file_unique_id}.mp4",
+                           video.mime_type or "video/mp4", video.file_id))
     if (note := message.video_note) is not None:
-        found.append(IncomingFile(f"video-note-{note.file_unique_id}.mp4", "video/mp4", url=note.file_id))
+        found.append(_file(f"video-note-{note.file_unique_id}.mp4", "video/mp4", note.file_id))
     return tuple(found)
+
+
+def _file(filename: object, content_type: object, file_id: object) -> IncomingFile:
+    # PTB takes Telegram's types on trust: a list where a name belongs would reach the database (a 500).
+    if not all(isinstance(value, str) and value for value in (filename, content_type, file_id)):
+        raise BadPayload("not a Telegram update: a file's name, type or id is not text")
+    return IncomingFile(str(filename), str(content_type), url=str(file_id))
 
 
 def _button(query: CallbackQuery) -> list[InboundEvent]:

@@ -11,12 +11,11 @@ send     hands an agent's reply to an injected publish callable, the visitor's l
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from adapters.base import BadPayload, BadSignature, RawRequest, RawResponse
+from adapters.base import BadPayload, BadSignature, RawRequest, RawResponse, read_json
 from adapters.webchat import frames
 from adapters.webchat.settings import WebchatSettings
 from inbox.channels import AddressKind, Channel
@@ -188,10 +187,7 @@ def _visitor(raw: RawRequest) -> Party:
 def _json(body: bytes) -> dict[str, Any]:
     if not body:
         return {}
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise BadPayload("the body is not JSON") from error
+    data = read_json(body)
     if not isinstance(data, dict):
         raise BadPayload("the body must be a JSON object")
     return data

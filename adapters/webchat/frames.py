@@ -32,7 +32,8 @@ class FileRef(_Frame):
 class Hello(_Frame):
     type: Literal["hello"]
     ticket: str = Field(max_length=200)
-    after_id: int = Field(default=0, ge=0)
+    # A message id, so no larger than the table holds (BIGINT): a larger one was the driver's overflow.
+    after_id: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
 class Message(_Frame):

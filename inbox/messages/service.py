@@ -18,7 +18,7 @@ from inbox.events import DeliveryStatus, Direction
 from inbox.messages.models import Attachment, EarlyReceipt, Message
 from inbox.realtime import NewLiveEvent, emit, emit_many
 from inbox.search import Document, index_document, index_documents
-from inbox.text import preview, strip_nul
+from inbox.text import preview, strip_nul, strip_nul_deep
 from inbox.threads import service as threads
 from inbox.threads.models import Thread
 
@@ -107,8 +107,9 @@ def _row(thread: Thread, new: NewMessage) -> dict[str, Any]:
         "direction": str(new.direction), "channel": str(new.channel), "author_type": new.author_type,
         "author_user_id": new.author_user_id, "author_name": new.author_name[:200], "text": strip_nul(new.text),
         "html": strip_nul(new.html) if new.html else None, "subject": strip_nul(new.subject) if new.subject else None,
-        "provider_id": new.provider_id,
-        "reply_to_id": new.reply_to_id, "references": list(new.references), "extra": new.extra or {},
+        "provider_id": strip_nul(new.provider_id) if new.provider_id else new.provider_id,
+        "reply_to_id": new.reply_to_id, "references": strip_nul_deep(list(new.references)),
+        "extra": strip_nul_deep(new.extra or {}),
         "at": at, "provider_at": new.provider_at, "created_at": now,
         "delivery_status": str(new.delivery_status) if new.delivery_status else None,
         "attempts": 0, "next_attempt_at": now if new.delivery_status == DeliveryStatus.queued else None,

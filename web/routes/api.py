@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import FileResponse
 
 from inbox.customers import erase as erasure
@@ -18,6 +18,8 @@ from inbox.replies import add_note, queue_reply, queue_template
 from web.deps import ApiTokenDep, FilesDep, SessionDep, SettingsDep, actor_of
 from web.downloads import export_response
 from web.schemas import (
+    MAX_ID,
+    REFUSALS,
     CustomerList,
     CustomerOut,
     ErasedOut,
@@ -30,12 +32,15 @@ from web.schemas import (
     MessagePage,
     OrderIn,
     OrderOut,
+    Problem,
     SearchResults,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=REFUSALS)
 health = APIRouter(tags=["health"])
 
+# Ids the tables can hold: a larger number is a 422 naming the parameter, not the driver's overflow.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
@@ -52,12 +57,12 @@ async def list_customers(session: SessionDep, settings: SettingsDep, _token: Api
 
 
 @router.get("/customers/{customer_id}")
-async def get_customer(customer_id: int, session: SessionDep, _token: ApiTokenDep) -> CustomerOut:
+async def get_customer(customer_id: RowId, session: SessionDep, _token: ApiTokenDep) -> CustomerOut:
     return CustomerOut.of(await profile.load(session, customer_id))
 
 
 @router.get("/customers/{customer_id}/messages")
-async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenDep,
+async def list_messages(customer_id: RowId, session: SessionDep, _token: ApiTokenDep,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50,
                         before: Annotated[str | None, Query(max_length=200)] = None) -> MessagePage:
     history = await messages.history(session, customer_id, limit=limit, before=before)
@@ -67,13 +72,13 @@ async def list_messages(customer_id: int, session: SessionDep, _token: ApiTokenD
 
 # What a refused message answers besides FastAPI's own 422: the reason is in `detail`, as a sentence.
 _REFUSED: dict[int | str, dict[str, Any]] = {
-    409: {"description": "Refused now: the WhatsApp window is closed (send a template), or for kind "
+    409: {"model": Problem, "description": "Refused now: the WhatsApp window is closed (send a template), or for kind "
                          "\"proactive\" the customer's marketing consent on the channel is not in force"},
-    404: {"description": "No such customer or template"}}
+    404: {"model": Problem, "description": "No such customer or template"}}
 
 
 @router.post("/customers/{customer_id}/messages", status_code=201, responses=_REFUSED)
-async def post_message(customer_id: int, body: MessageIn, session: SessionDep, token: ApiTokenDep,
+async def post_message(customer_id: RowId, body: MessageIn, session: SessionDep, token: ApiTokenDep,
                        idempotency_key: IdempotencyKey = None) -> MessageOut:
     if body.kind == "proactive":
         message = await queue_proactive(session, customer_id=customer_id, channel=body.channel, text=body.text,
@@ -93,7 +98,7 @@ async def post_message(customer_id: int, body: MessageIn, session: SessionDep, t
 
 
 @router.post("/customers/{customer_id}/merge")
-async def merge_customer(customer_id: int, body: MergeIn, session: SessionDep,
+async def merge_customer(customer_id: RowId, body: MergeIn, session: SessionDep,
                          token: ApiTokenDep) -> MergedCustomerOut:
     if body.other_id == customer_id:
         raise Invalid("other_id", merges.SAME_CUSTOMER)
@@ -103,7 +108,7 @@ async def merge_customer(customer_id: int, body: MergeIn, session: SessionDep,
 
 
 @router.get("/customers/{customer_id}/export", response_class=Response)
-async def export_customer(customer_id: int, session: SessionDep, files: FilesDep, settings: SettingsDep,
+async def export_customer(customer_id: RowId, session: SessionDep, files: FilesDep, settings: SettingsDep,
                           token: ApiTokenDep) -> FileResponse:
     """The customer's whole record as a zip: customer.json and attachments/<id>-<filename>."""
     made = await exports.export(session, customer_id, files=files, into=settings.data_dir / "exports",
@@ -112,14 +117,14 @@ async def export_customer(customer_id: int, session: SessionDep, files: FilesDep
 
 
 @router.post("/customers/{customer_id}/erase")
-async def erase_customer(customer_id: int, body: EraseIn, session: SessionDep, files: FilesDep,
+async def erase_customer(customer_id: RowId, body: EraseIn, session: SessionDep, files: FilesDep,
                          token: ApiTokenDep) -> ErasedOut:
     erased = await erasure.erase(session, customer_id, confirm=body.confirm, files=files, actor=actor_of(token))
     return ErasedOut(customer_id=erased.customer_id, counts=erased.counts)
 
 
 @router.post("/merges/{merge_id}/undo")
-async def undo_merge(merge_id: int, session: SessionDep, token: ApiTokenDep) -> CustomerList:
+async def undo_merge(merge_id: RowId, session: SessionDep, token: ApiTokenDep) -> CustomerList:
     merge = await merges.undo(session, merge_id, actor=actor_of(token))
     return CustomerList(items=[CustomerOut.of(await profile.load(session, customer_id))
                                for customer_id in (merge.survivor_id, merge.absorbed_id)])
@@ -145,7 +150,7 @@ async def search(session: SessionDep, settings: SettingsDep, _token: ApiTokenDep
 
 
 @router.get("/attachments/{attachment_id}", response_class=Response)
-async def get_attachment(attachment_id: int, session: SessionDep, files: FilesDep,
+async def get_attachment(attachment_id: RowId, session: SessionDep, files: FilesDep,
                          _token: ApiTokenDep) -> FileResponse:
     attachment = await messages.attachment(session, attachment_id)
     if attachment.sha256 is None:

@@ -23,6 +23,8 @@ router = APIRouter()
 _PRESENCE_STATES = {"viewing", "typing", "left"}
 # A close code in the private range, so the client can tell "sign in again" from a blip.
 UNAUTHORISED = 4401
+# The largest event id the table holds (BIGINT).
+MAX_ID = 2**63 - 1
 
 
 @router.websocket("/live")
@@ -76,11 +78,13 @@ async def _forward(websocket: WebSocket, subscription: Any) -> None:
 async def _presence(websocket: WebSocket, hub: LocalHub, me: dict[str, Any]) -> None:
     while True:
         try:
-            said = json.loads(await websocket.receive_text())
-        except json.JSONDecodeError:
+            said = json.loads(await received(websocket))
+        except (ValueError, RecursionError):
             continue
+        if not isinstance(said, dict):
+            continue  # a page of ours sends objects; anything else is nobody's presence
         state, thread_id = said.get("presence"), _int(said.get("thread_id"))
-        if state in _PRESENCE_STATES and thread_id:
+        if isinstance(state, str) and state in _PRESENCE_STATES and thread_id:
             data = {**me, "state": state}
             # What is being typed, for the web chat: a visitor sees an agent typing a reply to them,
             # never a colleague's note.
@@ -92,13 +96,26 @@ async def _presence(websocket: WebSocket, hub: LocalHub, me: dict[str, Any]) -> 
 READY: dict[str, Any] = {"id": None, "kind": "live.ready", "thread_id": None, "customer_id": None, "data": {}}
 
 
+async def received(websocket: WebSocket) -> str | bytes:
+    """The next frame's data. Not receive_text(): a binary frame (any script can send one) would be
+    a KeyError there and drop the socket with an internal error; here it is read like text, and
+    frames.read refuses what is not a frame."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text: str | None = message.get("text")
+    return text if text is not None else message.get("bytes") or b""
+
+
 def same_origin(websocket: WebSocket) -> bool:
     origin = websocket.headers.get("origin")
     return origin is None or urlsplit(origin).netloc == websocket.headers.get("host")
 
 
 def _int(value: object) -> int:
+    # An event or thread id: 0 (none) for anything that is not one the tables can hold.
     try:
-        return max(0, int(str(value)))
+        number = int(str(value))
     except ValueError:
         return 0
+    return number if 0 < number <= MAX_ID else 0

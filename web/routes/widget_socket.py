@@ -32,7 +32,7 @@ from inbox.visitors.models import Visitor
 from web.file_links import FileLinks
 from web.presence import Presence
 from web.ratelimit import Window
-from web.routes.live import UNAUTHORISED, same_origin
+from web.routes.live import UNAUTHORISED, received, same_origin
 from web.routes.widget import chat_adapter
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def widget_socket(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     try:
-        hello = frames.read(await asyncio.wait_for(websocket.receive_text(), HELLO_SECONDS))
+        hello = frames.read(await asyncio.wait_for(received(websocket), HELLO_SECONDS))
     except (TimeoutError, BadPayload, WebSocketDisconnect):
         hello = None
     if not isinstance(hello, frames.Hello):
@@ -157,7 +157,7 @@ class _Chat:
 
     async def _receive(self) -> None:
         while True:
-            text = await self.websocket.receive_text()
+            text = await received(self.websocket)
             try:
                 frame = frames.read(text)
             except BadPayload as error:
