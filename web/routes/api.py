@@ -9,6 +9,7 @@ from inbox.customers import erase as erasure
 from inbox.customers import export as exports
 from inbox.customers import merge as merges
 from inbox.customers import profile
+from inbox.customers import service as customers
 from inbox.errors import Invalid, NotFound
 from inbox.finder import find
 from inbox.messages import service as messages
@@ -93,7 +94,8 @@ async def post_message(customer_id: RowId, body: MessageIn, session: SessionDep,
         # A missing text is refused by the domain, naming the field like any other invalid text.
         message = await write(session, customer_id=customer_id, channel=body.channel, text=body.text or "",
                               author_name=token.name, idempotency_key=idempotency_key)
-    survivor = (await profile.load(session, customer_id)).customer.id or 0
+    # Only the id the customer answers to now (a merge may have moved it), not the whole profile.
+    survivor = (await customers.get(session, customer_id)).id or 0
     return MessageOut.of(message, survivor, [])
 
 
