@@ -138,12 +138,14 @@ def _mails(port: int) -> int:
 
 
 async def _everything_else(server: str, sessions: Any, ingest_config: Any) -> int:
-    """Web chat visitors, a logged call, and an order whose every field is a payload."""
+    """Web chat visitors, a logged call, an order whose every field is a payload, and preferences
+    whose value is one, stated in the visitor's message (so the sidebar quotes it too)."""
+    chats = []
     for n in range(len(PAYLOADS)):
         async with transaction(sessions) as session:
-            await ingest(session, InboundMessage(Channel.webchat, f"wc-xss-{n}",
+            chats.append(await ingest(session, InboundMessage(Channel.webchat, f"wc-xss-{n}",
                                                  Party(f"visitor:xss{n}", AddressKind.handle, True, PAYLOADS[n]),
-                                                 text=_payload(n)), config=ingest_config)
+                                                 text=_payload(n)), config=ingest_config))
     async with transaction(sessions) as session:
         token = await issue_token(session, name="xss")
         thread = (await session.execute(select(Thread).order_by(Thread.id))).scalars().first()
@@ -165,8 +167,12 @@ async def _everything_else(server: str, sessions: Any, ingest_config: Any) -> in
             "customer": {"email": "xss0@example.net"}, "status": "paid", "total": "1.00", "currency": "TRY",
             "placed_at": "2026-11-30T10:00:00Z", "tracking_url": "javascript:alert('xss-order')", "lines": []})
         assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == "tracking_url"
+    for n, chat in enumerate(chats):
+        saved = await agent.post(f"/inbox/threads/{chat.thread_id}/preferences", data={
+            "key": "favourite_store", "value": PAYLOADS[n], "message_id": str(chat.message_id)})
+        assert saved.status_code < 400, saved.text
     await agent.aclose()
-    return 2 * len(PAYLOADS) + 1
+    return 3 * len(PAYLOADS) + 1
 
 
 _INJECTED = """() => {
