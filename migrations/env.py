@@ -31,12 +31,22 @@ def _include(obj: object, name: str | None, type_: str, reflected: bool, compare
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    # N servers behind a load balancer start together, each migrating: one does, the others wait
+    # for it and then read the schema at head. That needs the version read and every step in one
+    # transaction holding the lock. SQLite's DDL is transactional, but Alembic assumes it is not
+    # and commits each step on its own, freeing the lock between two steps to a process that had
+    # planned them too (tests/architecture/test_migrations.py).
     context.configure(connection=connection, target_metadata=metadata, include_object=_include,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                      render_as_batch=sqlite, compare_type=True, transactional_ddl=True)
+    if sqlite:
+        # The others wait out a long migration rather than give up after the usual 10 s: set on
+        # the driver's connection, as a statement through SQLAlchemy would first BEGIN and wait.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute("PRAGMA busy_timeout=600000")
+        cursor.close()
     with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            # N servers behind a load balancer start together, each migrating: one does, the others
-            # wait here and then find the schema at head. (SQLite's BEGIN IMMEDIATE already serialises.)
+        if not sqlite:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         context.run_migrations()
 
