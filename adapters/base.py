@@ -136,9 +136,10 @@ class MediaSource(Protocol):
 
 
 @runtime_checkable
-class Enriching(Protocol):
-    """Optional: channels whose payload leaves out what the inbox shows (Messenger's sender name).
+class NamesSenders(Protocol):
+    """Optional: channels whose webhooks carry no sender name (Messenger). The name is asked for
+    after the message is committed (inbox.customers.names), never on the webhook's path."""
 
-    Called between parse and ingest with a short deadline; best effort, never fails the webhook."""
-
-    async def enrich(self, events: list[InboundEvent]) -> list[InboundEvent]: ...
+    async def sender_name(self, address: str) -> str | None:
+        """The provider's name for this sender, or None when it has none or refuses to say."""
+        ...

@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,9 +26,7 @@ from adapters.messenger.graph import GraphError, raise_for_error
 from adapters.messenger.settings import MessengerSettings
 from inbox.channels import Channel
 from inbox.events import (
-    Direction,
     InboundEvent,
-    InboundMessage,
     OutboundMessage,
     OutgoingFile,
     SendFailed,
@@ -175,37 +172,28 @@ class Adapter:
                               f"{type(error).__name__}") from error
         return f"Page {page.get('name')!r} ({page.get('id')})"
 
-    async def enrich(self, events: list[InboundEvent]) -> list[InboundEvent]:
-        """Senders' names from the Graph profile lookup (the webhook carries none)."""
-        wanted = sorted({event.sender.address for event in events if isinstance(event, InboundMessage)
-                         and event.direction == Direction.inbound and not event.sender.name})
-        if not wanted or not self.configured:
-            return events
-        names = dict(zip(wanted, await asyncio.gather(*(self._name(psid) for psid in wanted)), strict=True))
-        return [replace(event, sender=replace(event.sender, name=names.get(event.sender.address)))
-                if isinstance(event, InboundMessage) and names.get(event.sender.address) and not event.sender.name
-                and event.direction == Direction.inbound else event
-                for event in events]
-
-    async def _name(self, psid: str) -> str | None:
+    async def sender_name(self, address: str) -> str | None:
+        """The sender's name from the Graph profile lookup (the webhook carries none); cached."""
+        if not self.configured:
+            return None
         now = time.monotonic()
-        cached = self._names.get(psid)
+        cached = self._names.get(address)
         if cached is not None and cached[1] > now:
-            self._names.move_to_end(psid)
+            self._names.move_to_end(address)
             return cached[0]
         client = self._client_for_running_loop()
         try:
-            profile = raise_for_error(await client.get(self._url(psid), params={
+            profile = raise_for_error(await client.get(self._url(address), params={
                 "fields": "first_name,last_name", **self._proof()}, headers=self._auth()))
         except GraphError as error:
             log.warning("Messenger profile lookup refused (%s); the customer stays unnamed", error.explained())
-            self._remember(psid, None, now + _UNKNOWN_NAME_SECONDS)
+            self._remember(address, None, now + _UNKNOWN_NAME_SECONDS)
             return None
         except httpx.TransportError as error:
             log.warning("Messenger profile lookup failed: %s", type(error).__name__)
             return None
         name = " ".join(str(part) for part in (profile.get("first_name"), profile.get("last_name")) if part) or None
-        self._remember(psid, name, now + (self.settings.profile_cache_seconds if name else _UNKNOWN_NAME_SECONDS))
+        self._remember(address, name, now + (self.settings.profile_cache_seconds if name else _UNKNOWN_NAME_SECONDS))
         return name
 
     def _remember(self, psid: str, name: str | None, until: float) -> None:

@@ -23,8 +23,8 @@ from inbox.events import DeliveryStatus
 from inbox.messages.models import Attachment, Message
 from inbox.replies import queue_reply
 from tests.fakes.graph_api import APP_ID, APP_SECRET, PAGE_ID, PAGE_TOKEN, VERIFY_TOKEN, GraphFake, running
+from tests.waiting import until
 from web.app import create_app
-from web.routes import webhooks
 
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "messenger" / "fixtures"
 PSID = "7123456789012345"
@@ -79,6 +79,16 @@ async def _customer_id(sessions: async_sessionmaker[AsyncSession]) -> int:
         return int((await session.execute(select(Identity.customer_id).where(Identity.address == PSID))).scalar_one())
 
 
+async def _named(sessions: async_sessionmaker[AsyncSession], customer_id: int, name: str) -> bool:
+    async with sessions() as session:
+        customer = await session.get(Customer, customer_id)
+    return customer is not None and customer.name == name
+
+
+async def _looked_up(graph: GraphFake) -> bool:
+    return graph.lookups == [PSID]
+
+
 def _written_just_now() -> bytes:
     """The recorded text message, sent a moment ago: replies to it are inside Messenger's window."""
     body = json.loads((FIXTURES / "text.json").read_bytes())
@@ -114,7 +124,7 @@ class TestHandshake:
 
 
 class TestInbound:
-    async def test_text_is_stored_once_with_the_profile_name_however_often_meta_retries(
+    async def test_text_is_stored_once_and_named_shortly_after_however_often_meta_retries(
             self, server: str, sessions, graph: GraphFake) -> None:
         body = (FIXTURES / "text.json").read_bytes()
         for _ in range(2):
@@ -123,27 +133,35 @@ class TestInbound:
         [message] = await _messages(sessions, direction="inbound")
         assert (message.provider_id, message.text) == (TEXT_MID, "Merhaba! 1002 numaralı siparişim nerede? "
                                                                  "Teşekkürler 🙏")
-        async with sessions() as session:
-            customer = await session.get(Customer, await _customer_id(sessions))
-        assert customer is not None and customer.name == "Ayşe Yılmaz"
-        assert graph.lookups == [PSID]  # the retry found the name cached
+        customer_id = await _customer_id(sessions)
+        await until(lambda: _named(sessions, customer_id, "Ayşe Yılmaz"))
+        assert graph.lookups == [PSID]  # the retry was a duplicate: nothing more to name
 
     async def test_a_person_the_profile_lookup_does_not_know_is_stored_unnamed(self, server: str, sessions,
                                                                               graph: GraphFake) -> None:
         graph.profiles.clear()
         assert (await _post(server, (FIXTURES / "text.json").read_bytes())).status_code == 200
-        async with sessions() as session:
-            customer = await session.get(Customer, await _customer_id(sessions))
-        assert customer is not None and customer.name == ""
+        await until(lambda: _looked_up(graph))
+        customer_id = await _customer_id(sessions)
+        assert await _named(sessions, customer_id, "")
 
-    async def test_a_slow_profile_lookup_does_not_hold_the_webhook(self, server: str, sessions, graph: GraphFake,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(webhooks, "ENRICH_SECONDS", 0.2)
+    async def test_a_slow_profile_lookup_does_not_hold_the_webhook(self, server: str, sessions,
+                                                                   graph: GraphFake) -> None:
         graph.profile_delay = 30
         started = time.monotonic()
         response = await _post(server, (FIXTURES / "text.json").read_bytes())
         assert response.status_code == 200 and time.monotonic() - started < 5
         assert [m.provider_id for m in await _messages(sessions, direction="inbound")] == [TEXT_MID]
+        await until(lambda: _looked_up(graph))
+        assert await _named(sessions, await _customer_id(sessions), "")
+
+    async def test_the_name_reaches_the_agents_live_socket(self, server: str, sessions, web_app: FastAPI) -> None:
+        subscription = web_app.state.hub.subscribe()
+        assert (await _post(server, (FIXTURES / "text.json").read_bytes())).status_code == 200
+        async with asyncio.timeout(10):
+            while (event := await subscription.get())["kind"] != "customer.named":
+                pass
+        assert (event["customer_id"], event["data"]) == (await _customer_id(sessions), {"name": "Ayşe Yılmaz"})
 
     async def test_image_is_kept_as_a_file_still_at_meta(self, server: str, sessions) -> None:
         assert (await _post(server, (FIXTURES / "image.json").read_bytes())).status_code == 200

@@ -7,7 +7,6 @@ router, which cost twice the handler's own work per request. The routes are stil
 (served by the same ingress) so the route table lists them.
 """
 
-import asyncio
 import json
 import logging
 import time
@@ -24,20 +23,19 @@ from adapters.base import (
     Adapter,
     BadPayload,
     BadSignature,
-    Enriching,
     Handshake,
+    NamesSenders,
     RawRequest,
     RawResponse,
     parse_form,
 )
+from inbox.customers.names import NameLookups
 from inbox.errors import Invalid
-from inbox.events import InboundEvent
+from inbox.events import Direction, InboundEvent, InboundMessage
+from inbox.ingest import Ingested
 from inbox.ingest_queue import IngestWriter
 
 log = logging.getLogger(__name__)
-
-# What the provider's webhook may wait for a name lookup: well inside Meta's 20 s.
-ENRICH_SECONDS = 2.0
 
 
 class TooLarge(Exception):
@@ -87,15 +85,12 @@ def _form(headers: dict[str, str], body: bytes) -> dict[str, list[str]]:
     return parse_form(body)
 
 
-async def _enriched(adapter: Enriching, channel: str, events: list[InboundEvent]) -> list[InboundEvent]:
-    # Best effort: a slow or failing lookup leaves the events as they came, never the webhook unanswered.
-    try:
-        async with asyncio.timeout(ENRICH_SECONDS):
-            return await adapter.enrich(events)
-    except Exception as error:
-        log.warning("%s webhook: enriching the events failed (%s); storing them as they came",
-                    channel, type(error).__name__)
-        return events
+def _name_later(lookups: NameLookups, events: list[InboundEvent], results: list[Ingested]) -> None:
+    # After the commit: the provider's name for a sender who wrote without one (inbox.customers.names).
+    for event, result in zip(events, results, strict=True):
+        if (isinstance(event, InboundMessage) and event.direction == Direction.inbound and not event.sender.name
+                and result.outcome == "stored" and result.customer_id is not None):
+            lookups.want(channel=event.channel, address=event.sender.address, customer_id=result.customer_id)
 
 
 def _json(status: int, detail: str) -> RawResponse:
@@ -110,7 +105,7 @@ class _Endpoint:
         self.limit = limit
         self.state = state
         # Asked once: a runtime Protocol check per request is not free.
-        self.enriching = adapter if isinstance(adapter, Enriching) else None
+        self.names_senders = isinstance(adapter, NamesSenders)
         self.handshake = adapter if isinstance(adapter, Handshake) else None
 
     async def handle(self, scope: Scope, receive: Receive) -> RawResponse:
@@ -135,10 +130,10 @@ class _Endpoint:
                 return self.handshake.handshake(raw)
             adapter.verify(raw)
             events = adapter.parse(raw)
-            if self.enriching is not None:
-                events = await _enriched(self.enriching, adapter.channel, events)
             writer: IngestWriter = self.state.ingest_writer
-            await writer.submit(events)
+            results = await writer.submit(events)
+            if self.names_senders:
+                _name_later(self.state.name_lookups, events, results)
         except TooLarge:
             return _json(413, f"body larger than {self.limit} bytes")
         except BadSignature as error:

@@ -340,21 +340,23 @@ class TestCheck:
             await wrong.aclose()
 
 
-class TestEnrich:
-    async def test_sender_name_comes_from_the_profile_once(self, adapter: Adapter, graph: GraphFake) -> None:
+class TestSenderName:
+    async def test_the_name_comes_from_the_profile_once(self, adapter: Adapter, graph: GraphFake) -> None:
         graph.profiles[AYSE.address] = {"first_name": "Ayşe", "last_name": "Yılmaz"}
-        events = handled("text.json") + handled("delivery.json")
         for _ in range(2):
-            [named, *receipts] = await adapter.enrich(events)  # type: ignore[arg-type]
-            assert isinstance(named, InboundMessage) and named.sender.name == "Ayşe Yılmaz"
-            assert receipts == events[1:]
+            assert await adapter.sender_name(AYSE.address) == "Ayşe Yılmaz"
         assert graph.lookups == [AYSE.address]
 
-    async def test_unknown_person_stays_unnamed_and_echoes_are_not_looked_up(self, adapter: Adapter,
-                                                                             graph: GraphFake) -> None:
-        events = handled("text.json") + handled("echo__page_inbox.json")
-        assert await adapter.enrich(events) == events  # type: ignore[arg-type]
+    async def test_a_person_meta_does_not_know_is_none_and_not_asked_again_soon(self, adapter: Adapter,
+                                                                               graph: GraphFake) -> None:
+        for _ in range(2):
+            assert await adapter.sender_name(AYSE.address) is None
         assert graph.lookups == [AYSE.address]
+
+    async def test_unconfigured_asks_nobody(self, graph: GraphFake) -> None:
+        unconfigured = Adapter(settings(graph_base_url=graph.base_url, page_access_token=""))
+        assert await unconfigured.sender_name(AYSE.address) is None
+        assert graph.lookups == []
 
 
 class TestFetchMedia:

@@ -1,4 +1,5 @@
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.base import BadPayload, BadSignature, CheckFailed, FetchFailed, RawRequest, RawResponse
-from adapters.telegram import Adapter
+from adapters.telegram import Adapter, updates
 from adapters.telegram.adapter import WEBHOOK_PATH
 from adapters.telegram.settings import TelegramSettings
 from inbox.channels import AddressKind, Channel
@@ -25,6 +26,7 @@ from tests.adapters.conftest import load_fixture
 from tests.fakes.telegram_api import TOKEN, TelegramFake, running
 
 SECRET = "tg-webhook-secret_ABC123"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 AYSE = Party("512345678", AddressKind.handle, True, "Ayşe Yılmaz")
 
 
@@ -374,3 +376,44 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
     adapter = Adapter()
     assert adapter.configured and adapter.webhook_url == "https://x.example/webhooks/telegram"
     assert adapter.settings.api_base_url == "http://127.0.0.1:1"
+
+
+class TestPlainTextShortcut:
+    """updates.parse reads plain text messages without PTB; what it makes must be what PTB's path makes."""
+
+    @staticmethod
+    def _both(body: bytes) -> tuple[object, object]:
+        def through(parse: object) -> object:
+            try:
+                return parse()  # type: ignore[operator]
+            except BadPayload:
+                return BadPayload
+
+        return (through(lambda: updates.parse(body)),
+                through(lambda: updates.events(updates.read_update(body))))
+
+    @pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.json")), ids=lambda path: path.name)
+    def test_every_recorded_update_parses_as_through_ptb(self, path: Path) -> None:
+        if path.name.startswith("api_"):
+            pytest.skip("a Bot API answer, not an update")
+        shortcut, ptb = self._both(path.read_bytes())
+        assert shortcut == ptb
+
+    @pytest.mark.parametrize("change", [
+        {"text": "/start 42-abc"}, {"text": "a\x00b"}, {"text": ""}, {"date": 10**20}, {"date": "1768469412"},
+        {"date": True}, {"message_id": "101"}, {"entities": [{"type": "url", "offset": 0, "length": 3}]},
+        {"entities": [{"type": "url"}]}, {"entities": "x"}, {"reply_to_message": None}, {"from": None},
+        {"chat": {"id": 512345678, "type": "group", "title": "Ekip"}}, {"chat": {"id": "512345678", "type": "private"}},
+        {"from": {"id": 1, "is_bot": True, "first_name": "Bot"}},
+        {"from": {"id": 1, "is_bot": False, "first_name": ""}},
+        {"from": {"id": 1, "is_bot": False, "first_name": "", "username": "ayse"}},
+        {"from": {"id": 1, "is_bot": "no", "first_name": "Ayşe"}},
+        {"from": {"id": 1, "is_bot": False, "first_name": "Ayşe", "is_premium": True, "added_to_attachment_menu": 1}},
+        {"chat": {"id": 512345678, "type": "private", "is_bot": False, "first_name": "Ayşe", "photo": {"x": 1}}},
+        {"chat": {"id": 512345678}}, {"from": {"is_bot": False, "first_name": "Ayşe"}},
+    ], ids=repr)
+    def test_a_text_message_changed_still_parses_as_through_ptb(self, change: dict[str, object]) -> None:
+        data = json.loads((FIXTURES / "text.json").read_bytes())
+        data["message"].update(change)
+        shortcut, ptb = self._both(json.dumps(data).encode())
+        assert shortcut == ptb
