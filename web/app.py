@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from adapters import REGISTRY, webchat
-from adapters.base import Adapter, MediaSource
+from adapters.base import Adapter, MediaSource, NamesSenders
 from adapters.email import Adapter as EmailAdapter
 from adapters.shopify import Adapter as ShopifyAdapter
 from inbox import __version__
 from inbox.channels import Channel
 from inbox.config import CoreSettings
+from inbox.customers.names import NameLookups
 from inbox.db import make_engine, make_sessionmaker
 from inbox.delivery import run_worker
 from inbox.files import FileStore
@@ -35,7 +36,7 @@ from inbox.realtime import make_hub
 from inbox.signing import secret_key
 from inbox.threads.snooze import run_waker
 from web import errors
-from web.body_limit import BodyLimit
+from web.body_limit import BodyLimit, Limit
 from web.email_intake import EmailIntake
 from web.file_links import FileLinks
 from web.presence import Presence
@@ -61,6 +62,7 @@ from web.routes import (
 )
 from web.security_headers import SecurityHeaders
 from web.server_timing import ServerTiming
+from web.ui.security import may_attach
 
 log = logging.getLogger("onethread")
 
@@ -120,6 +122,10 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
                               link_secret=settings.link_secret.get_secret_value())
         writer = IngestWriter(sessions, config)
         await writer.start()
+        # Every process that takes webhooks names their senders: the lookup follows its own commit.
+        names = app.state.name_lookups = NameLookups(sessions, {
+            a.channel: a.sender_name for a in adapters if a.configured and isinstance(a, NamesSenders)})
+        await names.start()
         intake = next((EmailIntake(a, writer=writer, sessions=sessions, config=config)
                        for a in adapters if isinstance(a, EmailAdapter)), None) if take_mail else None
         app.state.email_intake = intake
@@ -156,6 +162,8 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
             wake_media.set()
             if intake is not None:
                 await intake.stop()
+            # Before the adapters close the HTTP clients the lookups use.
+            await names.stop()
             await stop_workers(running, adapters)
             await presence.stop()
             await writer.stop()
@@ -170,8 +178,10 @@ def create_app(settings: CoreSettings | None = None, *, take_mail: bool = True, 
     chat = next(adapter for adapter in adapters if isinstance(adapter, webchat.Adapter))
     # Innermost, so its 413 still carries the security headers and the timing.
     app.add_middleware(BodyLimit, default=settings.max_request_bytes, limits=[
-        ("/widget/uploads", chat.settings.max_upload_bytes + MULTIPART_OVERHEAD),
-        (r"/inbox/threads/\d+/messages", settings.max_attachment_bytes * COMPOSER_FILES + MULTIPART_OVERHEAD)])
+        Limit("/widget/uploads", chat.settings.max_upload_bytes + MULTIPART_OVERHEAD),
+        # Anyone else gets the default limit, and then the sign-in page.
+        Limit(r"/inbox/threads/\d+/messages", settings.max_attachment_bytes * COMPOSER_FILES + MULTIPART_OVERHEAD,
+              admits=may_attach)])
     app.add_middleware(SecurityHeaders)
     # Outermost, so the figure covers routing, dependencies and error handling too.
     app.add_middleware(ServerTiming)

@@ -8,31 +8,46 @@ client gone and its own answer is dropped. Webhooks check their limit in web.rou
 
 Every route has a limit: the default for forms and JSON, and a larger one for the routes that take
 files. The parse comes before the route's own checks, sign-in included: without a limit anyone
-could make the server spool a body of any size to disk.
+could make the server spool a body of any size to disk. So a larger limit can name who may use it
+(`admits`, asked before the first byte is read): anyone else gets the default one.
 """
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+@dataclass(frozen=True)
+class Limit:
+    path: str  # a pattern the whole path must match
+    most: int  # bytes
+    # Who may send that much (e.g. a signed-in agent); None: anyone.
+    admits: Callable[[Scope], Awaitable[bool]] | None = None
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, default: int, limits: Sequence[tuple[str, int]] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, default: int, limits: Sequence[Limit] = ()) -> None:
         self.app = app
         self.default = default
-        # (path pattern, limit): the first whose pattern matches the whole path decides.
-        self.limits = [(re.compile(pattern), limit) for pattern, limit in limits]
+        # The first whose pattern matches the whole path decides.
+        self.limits = [(re.compile(limit.path), limit) for limit in limits]
 
-    def limit_for(self, path: str) -> int:
-        return next((limit for pattern, limit in self.limits if pattern.fullmatch(path)), self.default)
+    async def limit_for(self, scope: Scope) -> int:
+        found = next((limit for pattern, limit in self.limits if pattern.fullmatch(scope["path"])), None)
+        if found is None:
+            return self.default
+        if found.admits is not None and not await found.admits(scope):
+            return min(found.most, self.default)
+        return found.most
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        limit = await self.limit_for(scope)
         declared = next((value for name, value in scope["headers"] if name == b"content-length"), None)
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _too_large(send, limit)

@@ -6,6 +6,7 @@ import smtplib
 import time
 from pathlib import Path
 
+from inbox.agents.models import Role
 from tests.hostile.conftest import (
     MAX_ATTACHMENT_BYTES,
     MAX_REQUEST_BYTES,
@@ -15,6 +16,7 @@ from tests.hostile.conftest import (
     Live,
 )
 from tests.soak.figures import record
+from tests.web.users import PASSWORD, csrf_of, make_user
 from web.app import COMPOSER_FILES
 
 HUGE = 1024 * 1024 * 1024  # what the request claims; a small part of it is ever sent
@@ -75,8 +77,17 @@ MULTIPART_HEAD = (b"--b0undary\r\nContent-Disposition: form-data; name=\"file\";
                   b"Content-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n")
 
 
+def _signed_in_cookie(live: Live, role: Role) -> str:
+    email = live.run(make_user(live.app.state.sessions, role))
+    with live.client() as client:
+        form = client.get("/login")
+        client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(form.text)})
+        return f"Cookie: onethread_session={client.cookies['onethread_session']}\r\n"
+
+
 async def test_oversized_bodies_get_413_before_they_are_read_whole(live: Live) -> None:
     token = _visitor_token(live)
+    agent, store = _signed_in_cookie(live, Role.agent), _signed_in_cookie(live, Role.store)
     before, files_before = live.rows(), _files_kept(live)
     form = "Content-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: AAAA\r\n"
     multipart = "Content-Type: multipart/form-data; boundary=b0undary\r\n"
@@ -89,11 +100,18 @@ async def test_oversized_bodies_get_413_before_they_are_read_whole(live: Live) -
         "webhook, chunked": await _chunked(live, whatsapp, form, b"Body=", MAX_REQUEST_BYTES),
         "upload, Content-Length 1 GB": await _declared(live, "/widget/uploads", upload, MULTIPART_HEAD),
         "upload, chunked": await _chunked(live, "/widget/uploads", upload, MULTIPART_HEAD, MAX_UPLOAD_BYTES),
-        # Not signed in: the form was parsed (and spooled to disk) before the sign-in check could refuse it.
-        "agent reply with files, anonymous, Content-Length 1 GB": await _declared(
+        "agent reply with files, Content-Length 1 GB": await _declared(
+            live, "/inbox/threads/1/messages", multipart + agent, MULTIPART_HEAD),
+        "agent reply with files, chunked": await _chunked(
+            live, "/inbox/threads/1/messages", multipart + agent, MULTIPART_HEAD, composer),
+        # The form would be parsed (and spooled to disk) before the route's sign-in check could refuse it:
+        # whoever may not write a reply gets the default limit, not the composer's.
+        "anonymous reply with files, Content-Length 1 GB": await _declared(
             live, "/inbox/threads/1/messages", multipart, MULTIPART_HEAD),
-        "agent reply with files, anonymous, chunked": await _chunked(
+        "anonymous reply with files, chunked": await _chunked(
             live, "/inbox/threads/1/messages", multipart, MULTIPART_HEAD, composer),
+        "store reply with files, chunked": await _chunked(
+            live, "/inbox/threads/1/messages", multipart + store, MULTIPART_HEAD, composer),
         "sign-in form, Content-Length 1 GB": await _declared(
             live, "/login", "Content-Type: application/x-www-form-urlencoded\r\n", b"email="),
         "API, chunked": await _chunked(live, "/api/v1/customers/1/messages", "Content-Type: application/json\r\n", b"{",
@@ -101,6 +119,7 @@ async def test_oversized_bodies_get_413_before_they_are_read_whole(live: Live) -
     }
     seconds = time.perf_counter() - started
     limits = {"webhook": MAX_REQUEST_BYTES, "upload": MAX_UPLOAD_BYTES, "agent reply with files": composer,
+              "anonymous reply with files": MAX_REQUEST_BYTES, "store reply with files": MAX_REQUEST_BYTES,
               "sign-in form": MAX_REQUEST_BYTES, "API": MAX_REQUEST_BYTES}
     for name, (status, sent) in cases.items():
         record(f"hostile input, oversized {name}",
@@ -111,6 +130,8 @@ async def test_oversized_bodies_get_413_before_they_are_read_whole(live: Live) -
     for name, (_, sent) in cases.items():
         # The answer came with at most one chunk past the limit sent, far from the whole body.
         assert sent <= limits[name.split(",")[0]] + 64 * 1024, (name, sent)
+    # An agent may send the composer's files: the refusal came only past the larger limit.
+    assert cases["agent reply with files, chunked"][1] > composer
     assert live.rows() == before and _files_kept(live) == files_before
 
 

@@ -82,6 +82,9 @@ class TestAdminSetsUpTheShop:
         await expect(whatsapp.locator(".copied").first).to_have_text("Copied")
         copied = await page.evaluate("navigator.clipboard.readText()")
         assert copied == "https://inbox.example.com/webhooks/twilio/whatsapp"
+        shop = page.locator("#shop-shopify")
+        await shop.get_by_role("button", name="Copy").click()
+        assert await page.evaluate("navigator.clipboard.readText()") == "https://inbox.example.com/webhooks/shopify"
         await page.screenshot(path=screenshot_path("admin-channels"), full_page=True)
 
     async def test_the_admin_pages_fit_a_phone(self, chromium: Browser, server, sessions) -> None:

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inbox import canned, tags
 from inbox.agents import teams
 from inbox.agents.models import CannedResponse, Role, SignInSession, Tag, Team, User
+from tests.adapters.shopify.test_shopify import SECRET
+from tests.web.test_shopify_webhooks import post as shopify_post
+from tests.web.test_shopify_webhooks import shopify_configured  # noqa: F401  (a fixture)
 from tests.web.test_webhooks import FORM, INBOUND_TEXT_SIGNATURE, TWILIO_ENV, _inbound_text
 from tests.web.users import PASSWORD, browser_for, csrf_of, make_user
 
@@ -228,6 +231,31 @@ class TestChannels:
         assert "https://inbox.example.com/webhooks/messenger" in row
         assert "Not configured" in row
         assert "META_APP_SECRET, META_VERIFY_TOKEN, META_PAGE_ACCESS_TOKEN, PUBLIC_BASE_URL" in row
+
+
+    async def test_shopify_shows_its_webhook_url_the_events_to_subscribe_and_what_turns_it_on(
+            self, server, sessions) -> None:
+        row = _shop_row(await _channels_page(server, sessions))
+        assert "https://inbox.example.com/webhooks/shopify" in row and "Not configured" in row
+        assert "<code>orders/create</code>" in row and "<code>refunds/create</code>" in row
+        assert "To turn it on, set <code>SHOPIFY_WEBHOOK_SECRET</code>" in row and "none yet" in row
+
+
+@pytest.mark.usefixtures("shopify_configured")
+class TestShopOrders:
+    async def test_a_configured_shop_shows_when_its_last_order_event_came(self, server, sessions) -> None:
+        row = _shop_row(await _channels_page(server, sessions))
+        assert "Configured" in row and "Not configured" not in row and "none yet" in row
+        assert (await shopify_post(server, "orders_create.json")).status_code == 200
+        row = _shop_row(await _channels_page(server, sessions))
+        assert "none yet" not in row and re.search(r"<time datetime=\"[0-9-]+T", row)
+        assert SECRET not in row, "the secret is only ever shown as set"
+
+
+def _shop_row(page: str) -> str:
+    found = re.search(r'<li class="channel-row" id="shop-shopify">(.*?)</li>', page, re.S)
+    assert found, "no Shopify row"
+    return found.group(1)
 
 
 @pytest.fixture(autouse=True)

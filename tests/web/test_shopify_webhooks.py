@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlmodel import col
 from adapters.shopify.adapter import signature
 from inbox.channels import AddressKind, Channel
 from inbox.customers.models import Customer, Identity
-from inbox.db import transaction
+from inbox.db import transaction, utcnow
 from inbox.events import InboundMessage, Party
 from inbox.ingest import IngestConfig, ingest
 from inbox.orders.models import Order, OrderRefund
@@ -111,6 +112,21 @@ class TestOnce:
         after = await order(sessions)
         assert (await count(sessions, Order), await count(sessions, ProcessedEvent)) == (1, 1)
         assert after.updated_at == before.updated_at
+
+    async def test_events_are_remembered_for_a_month_then_forgotten(self, server, sessions) -> None:
+        # One delivery this webhook's event id made 29 days ago, and another event from 31 days ago.
+        event_id = headers_of("orders_create.json")["X-Shopify-Event-Id"]
+        async with transaction(sessions) as session:
+            session.add_all([
+                ProcessedEvent(source="shopify", event_id=event_id, processed_at=utcnow() - timedelta(days=29)),
+                ProcessedEvent(source="shopify", event_id="old-event", processed_at=utcnow() - timedelta(days=31))])
+        assert (await post(server, "orders_create.json")).json() == {"result": "duplicate"}
+        assert await count(sessions, Order) == 0
+        # The next new event is applied, and what is past the month is forgotten with it.
+        assert (await post(server, "orders_updated.json")).json() == {"result": "created"}
+        async with sessions() as session:
+            kept = (await session.execute(select(ProcessedEvent.event_id))).scalars().all()
+        assert sorted(kept) == sorted([event_id, headers_of("orders_updated.json")["X-Shopify-Event-Id"]])
 
     async def test_a_retry_without_an_event_id_dedupes_on_the_webhook_id(self, server, sessions) -> None:
         headers = {"X-Shopify-Event-Id": ""}

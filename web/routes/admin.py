@@ -11,7 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.base import Adapter
-from inbox import canned, channel_activity, shop_options, tags
+from adapters.shopify import Adapter as ShopifyAdapter
+from adapters.shopify.adapter import ORDER_TOPICS, REFUND_TOPICS, SOURCE
+from inbox import canned, channel_activity, processed_events, shop_options, tags
 from inbox import templates as message_templates
 from inbox.agents import service as users
 from inbox.agents import teams
@@ -285,5 +287,10 @@ async def channels_page(request: Request, session: SessionDep, settings: Setting
              "urls": [(path, base + path) for path in getattr(adapters.get(channel), "paths", ())],
              "setup": SETUP.get(channel, ""), "last_event_at": last.get(channel),
              "settings": setting_rows(getattr(adapters.get(channel), "settings", None))} for channel in Channel]
-    return _page(request, "admin_channels.html", "channels", {"rows": rows, "widget_base": base,
+    shopify: ShopifyAdapter = request.app.state.shopify
+    # Orders, not messages: the shop's own webhooks, beside the channels agents answer on.
+    shop = {"configured": shopify.configured, "urls": [(path, base + path) for path in shopify.paths],
+            "topics": sorted(ORDER_TOPICS | REFUND_TOPICS), "settings": setting_rows(shopify.settings),
+            "last_event_at": await processed_events.last_processed(session, SOURCE)}
+    return _page(request, "admin_channels.html", "channels", {"rows": rows, "shop": shop, "widget_base": base,
                                                               "public_base_url": settings.public_base_url})

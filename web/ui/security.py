@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from starlette.types import Scope
 
 from inbox.agents import signin
 from inbox.agents.models import Role
@@ -18,6 +19,8 @@ LOGIN_CSRF_COOKIE = "onethread_login_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Who works the inbox: its routes (AgentDep) and the composer's uploads (may_attach) ask the same.
+AGENT_ROLES = (Role.admin, Role.agent)
 
 
 class SignInRequired(Exception):
@@ -32,6 +35,18 @@ async def current(request: Request, session: SessionDep) -> SignedIn | None:
 
 
 CurrentDep = Annotated[SignedIn | None, Depends(current)]
+
+
+async def may_attach(scope: Scope) -> bool:
+    """Whether the request comes from a signed-in agent or admin, asked before its body is read:
+    the composer's files are spooled to disk before the route's own check would run."""
+    token = Request(scope).cookies.get(SESSION_COOKIE, "")
+    if not token:
+        return False
+    async with scope["app"].state.sessions() as session:
+        found = await signin.signed_in(session, token)
+        await session.commit()
+    return found is not None and found.user.role in AGENT_ROLES
 
 
 async def submitted_csrf(request: Request) -> str | None:
@@ -59,7 +74,7 @@ def require(*roles: Role) -> Callable[..., Coroutine[Any, Any, SignedIn]]:
     return dependency
 
 
-AgentDep = Annotated[SignedIn, Depends(require(Role.admin, Role.agent))]
+AgentDep = Annotated[SignedIn, Depends(require(*AGENT_ROLES))]
 AnyRoleDep = Annotated[SignedIn, Depends(require(Role.admin, Role.agent, Role.store))]
 AdminDep = Annotated[SignedIn, Depends(require(Role.admin))]
 # The store counter's lookup: store staff, and admins, who may open everything.
