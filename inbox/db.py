@@ -39,6 +39,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 from inbox import sqlite_inline
+from inbox.driver_sql import Statements
 
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -79,6 +80,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            if value.tzinfo is UTC:  # nearly always (utcnow()): no conversion to make
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
             if value.tzinfo is None:
                 raise ValueError("naive datetime given; use inbox.db.utcnow() or an aware value")
             return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -111,7 +114,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(inline, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60)
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # No ping at checkout (a round trip per request): a statement meeting a connection the server
+    # dropped fails once and invalidates the whole pool, whose connections are then made anew
+    # (tests/inbox/test_db.py::TestLostConnections).
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -225,25 +231,60 @@ async def insert_many(session: AsyncSession, model: Any, rows: Sequence[Mapping[
     statement per row); PostgreSQL: INSERT … SELECT over the rows as unnest()ed arrays, the same
     SQL whatever the number of rows, so asyncpg prepares it once (a VALUES list is new SQL for
     every batch size). Both give rising ids in the order of the rows, which is how they are sorted.
+    Either goes to the driver as compiled once (inbox.driver_sql).
     """
     if not rows:
         return []
-    dialect, table = session.get_bind().dialect.name, table_of(model)
-    if dialect != "postgresql" and not returning:
-        await session.execute(_insert_ignore(dialect, table, conflict, ()) if conflict else insert(table), list(rows))
-        return []
-    if dialect == "postgresql":
-        columns = tuple(rows[0])
-        result = await session.execute(_unnest_insert(table, columns, conflict, returning), {
+    dialect, table, columns = session.get_bind().dialect, table_of(model), tuple(rows[0])
+    if dialect.name == "postgresql":
+        unnest = _STATEMENTS.get(dialect, ("unnest", table, columns, conflict, returning),
+                                 lambda: _unnest_insert(table, columns, conflict, returning))
+        found = await unnest.execute(session, [{
             # A JSON value goes as text: as an array element a list would read as a dimension.
             column: [json.dumps(row[column]) for row in rows] if _is_json(table, column) else
-            [row[column] for row in rows] for column in columns})
-        if not returning:
-            return []
-        found = result.all()
-    else:
-        found = (await session.execute(_multirow_insert(dialect, table, conflict, returning), list(rows))).all()
+            [row[column] for row in rows] for column in columns}])
+        return sorted(found, key=lambda row: row[0]) if returning else []
+    if not returning:
+        each = _STATEMENTS.get(dialect, ("each", table, columns, conflict),
+                               lambda: _values_insert(dialect.name, table, columns, conflict, (), 1), rows=1)
+        await each.execute_many(session, rows)
+        return []
+    found = []
+    start = 0
+    for size in _chunk_sizes(len(rows), _SQLITE_VARIABLES // len(columns)):
+        values = _STATEMENTS.get(dialect, ("values", table, columns, conflict, returning),
+                                 functools.partial(_values_insert, dialect.name, table, columns, conflict, returning,
+                                                   size), rows=size)
+        found += await values.execute(session, rows[start:start + size])
+        start += size
     return sorted(found, key=lambda row: row[0])
+
+
+def _chunk_sizes(count: int, most: int) -> list[int]:
+    """count rows as multi-row statements of power-of-two sizes, none over most: 45 rows are 32 + 8 + 4 + 1.
+
+    A VALUES list is new SQL for every row count, and compiling one costs more than running it: with
+    every batch size its own statement, a server compiled some 300 of them (1.2 s of CPU) before its
+    statements were all at hand. Powers of two bound that to a handful per table, for a few more
+    statements per batch, each far cheaper than a compilation."""
+    largest = 1 << (max(most, 1).bit_length() - 1)
+    sizes = [largest] * (count // largest)
+    rest = count % largest
+    sizes += [1 << bit for bit in reversed(range(rest.bit_length())) if rest >> bit & 1]
+    return sizes
+
+
+# SQLite's limit on a statement's parameters (SQLITE_MAX_VARIABLE_NUMBER, since 3.32).
+_SQLITE_VARIABLES = 32_766
+_STATEMENTS = Statements()
+
+
+def _values_insert(dialect: str, table: Table, columns: tuple[str, ...], conflict: tuple[str, ...],
+                   returning: tuple[str, ...], rows: int) -> Insert:
+    # Parameters named <column>_<row>, as driver_sql's multi-row statements take them.
+    return _multirow_insert(dialect, table, conflict, returning).values(
+        [{column: bindparam(f"{column}_{row}", type_=table.c[column].type) for column in columns}
+         for row in range(rows)])
 
 
 @functools.cache
@@ -302,13 +343,13 @@ class BulkUpdate:
     async def run(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            await session.execute(self._statement(dialect), {name: [row[name] for row in rows] for name in self.params})
+        dialect = session.get_bind().dialect
+        statement = _STATEMENTS.get(dialect, ("update", id(self)), lambda: self._statement(dialect.name))
+        if dialect.name == "postgresql":
+            await statement.execute(session, [{name: [row[name] for row in rows] for name in self.params}])
         else:
-            await session.execute(self._statement(dialect), [dict(row) for row in rows])
+            await statement.execute_many(session, rows)
 
-    @functools.cache  # noqa: B019  (a handful of module-level statements, each built once per database)
     def _statement(self, dialect: str) -> Any:
         column, param = self.table.c[self.where[0]], self.where[1]
         if dialect == "postgresql":

@@ -36,7 +36,8 @@ from inbox.threads import service as threads
 MATCHABLE = (AddressKind.phone, AddressKind.email)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: ingest makes several of these per message, and a frozen dataclass's __init__ costs 5×.
+@dataclass(slots=True)
 class Ingested:
     outcome: str  # stored | duplicate | updated | held | ignored
     message_id: int | None = None

@@ -272,7 +272,8 @@ def event_payload(row_id: int, at: datetime, kind: str, thread_id: int | None,
             "customer_id": customer_id, "data": data}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: ingest makes several of these per message, and a frozen dataclass's __init__ costs 5×.
+@dataclass(slots=True)
 class NewLiveEvent:
     kind: str
     thread_id: int | None = None

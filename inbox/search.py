@@ -35,7 +35,8 @@ _DOCS = table_of(SearchDoc)
 _DELETE_DOC = delete(_DOCS).where(_DOCS.c.kind == bindparam("kind"), _DOCS.c.ref_id == bindparam("ref_id"))
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: ingest makes several of these per message, and a frozen dataclass's __init__ costs 5×.
+@dataclass(slots=True)
 class Document:
     kind: str
     ref_id: int

@@ -55,11 +55,14 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> U
     return user
 
 
+# Who a conversation can be assigned to: active agents and admins.
+ASSIGNABLE = (col(User.active), col(User.role).in_([Role.agent, Role.admin]))
+_ACTIVE_AGENTS = select(User).where(*ASSIGNABLE).order_by(col(User.name))
+
+
 async def active_agents(session: AsyncSession) -> list[User]:
-    """Who a conversation can be assigned to: active agents and admins, by name."""
-    return list((await session.execute(
-        select(User).where(col(User.active), col(User.role).in_([Role.agent, Role.admin])).order_by(col(User.name))
-    )).scalars())
+    """Who a conversation can be assigned to, by name."""
+    return list((await session.execute(_ACTIVE_AGENTS)).scalars())
 
 
 async def assignable(session: AsyncSession, user_id: int) -> User:

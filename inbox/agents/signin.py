@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -67,15 +67,17 @@ async def sign_in(session: AsyncSession, *, email: str, password: str, client: s
     return token, user
 
 
+# Asked on every page: built once, not per request.
+_LIVE_SESSION = select(SignInSession, User).join(User, col(User.id) == col(SignInSession.user_id)).where(
+    col(SignInSession.token_hash) == bindparam("token_hash"), col(SignInSession.ended_at).is_(None),
+    col(User.active).is_(True))
+
+
 async def signed_in(session: AsyncSession, token: str) -> SignedIn | None:
     """Who this cookie belongs to, if the session is live and its user still active."""
     if not token:
         return None
-    row = (await session.execute(
-        select(SignInSession, User).join(User, col(User.id) == col(SignInSession.user_id))
-        .where(col(SignInSession.token_hash) == _digest(token), col(SignInSession.ended_at).is_(None),
-               col(User.active).is_(True))
-    )).first()
+    row = (await session.execute(_LIVE_SESSION, {"token_hash": _digest(token)})).first()
     if row is None:
         return None
     record, user = row

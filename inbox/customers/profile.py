@@ -1,16 +1,19 @@
 """Everything shown beside a thread, loaded in one call: the customer's whole picture."""
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from inbox import json_rows
 from inbox.customers import service as customers
 from inbox.customers.models import Customer, Identity, MergeSuggestion
+from inbox.db import table_of
 from inbox.orders import service as orders
 from inbox.orders.models import Order, OrderLine
 from inbox.preferences import service as preferences
@@ -33,23 +36,75 @@ class Profile:
     suggestions: Sequence[MergeSuggestion]
 
 
-async def load(session: AsyncSession, customer_id: int, *, orders_limit: int | None = None) -> Profile:
+async def load(session: AsyncSession, customer_id: int, *, orders_limit: int | None = None,
+               known: tuple[Customer, Thread] | None = None) -> Profile:
     """The whole picture; with orders_limit, only that many of the newest orders (a regular
-    customer's hundreds of orders with their lines would cost more than the rest of the page)."""
-    customer = await customers.get(session, customer_id)
-    survivor = customer.id or 0
-    newest = await orders.for_customer(session, survivor, limit=orders_limit)
-    total = len(newest) if orders_limit is None or len(newest) < orders_limit else \
-        await orders.count_for_customer(session, survivor)
+    customer's hundreds of orders with their lines would cost more than the rest of the page).
+    `known` is the customer and their thread when the caller has read them already (a customer a
+    merge absorbed is not: its survivor's are read)."""
+    if known is not None and known[0].id == customer_id and known[0].absorbed_into_id is None \
+            and known[1].customer_id == customer_id:
+        customer, thread = known
+    else:
+        customer = await customers.get(session, customer_id)
+        thread = await threads.for_customer(session, customer.id or 0)
+    return await _facts(session, customer, thread, orders_limit)
+
+
+_IDENTITY, _ORDER, _LINE = json_rows.columns(Identity), json_rows.columns(Order), json_rows.columns(OrderLine)
+_PREFERENCE, _CONSENT = json_rows.columns(Preference), json_rows.columns(Consent)
+_SUGGESTION = json_rows.columns(MergeSuggestion)
+
+
+@functools.cache
+def _facts_statement(dialect: str, limited: bool) -> Select[Any]:
+    """Everything per customer the sidebar shows, each table's rows a JSON array (inbox.json_rows),
+    ordered as the one-table reads order them (customers.identities, orders.for_customer, ...)."""
+    me: Any = bindparam("customer_id")
+    rows_of = json_rows.subquery
+    order, line = table_of(Order), table_of(OrderLine)
+    newest_first = (order.c.placed_at.desc(), order.c.id.desc())
+    newest = rows_of(Order, order.c.customer_id == me, order_by=newest_first,
+                     limit=bindparam("orders_limit") if limited else None)
+    suggestion = table_of(MergeSuggestion)
+    consent = table_of(Consent)
+    return select(
+        json_rows.array(dialect, rows_of(Identity, table_of(Identity).c.customer_id == me,
+                                         order_by=(table_of(Identity).c.id,)), _IDENTITY),
+        json_rows.array(dialect, rows_of(Preference, table_of(Preference).c.customer_id == me,
+                                         order_by=(table_of(Preference).c.key,)), _PREFERENCE),
+        json_rows.array(dialect, rows_of(Consent, consent.c.customer_id == me,
+                                         order_by=(consent.c.recorded_at.desc(), consent.c.id.desc())), _CONSENT),
+        json_rows.array(dialect, rows_of(MergeSuggestion, suggestion.c.status == "open",
+                                         or_(suggestion.c.customer_id == me, suggestion.c.other_id == me),
+                                         order_by=(suggestion.c.id,)), _SUGGESTION),
+        json_rows.array(dialect, newest, _ORDER),
+        json_rows.array(dialect, rows_of(OrderLine, line.c.order_id.in_(select(newest.c.id)),
+                                         order_by=(line.c.id,)), _LINE),
+        select(func.count()).select_from(order).where(order.c.customer_id == me).scalar_subquery(),
+    )
+
+
+async def _facts(session: AsyncSession, customer: Customer, thread: Thread, orders_limit: int | None) -> Profile:
+    """The profile around a customer and thread already read, in one statement."""
+    params: dict[str, Any] = {"customer_id": customer.id or 0}
+    if orders_limit is not None:
+        params["orders_limit"] = orders_limit
+    found = (await session.execute(
+        _facts_statement(session.get_bind().dialect.name, orders_limit is not None), params)).one()
+    identities, stated, consents, suggestions, placed, lines, total = found
+    by_order: dict[int, list[OrderLine]] = defaultdict(list)
+    for line in json_rows.rows(OrderLine, lines, _LINE):
+        by_order[line.order_id].append(line)
     return Profile(
         customer=customer,
-        identities=await customers.identities(session, survivor),
-        orders=newest,
-        orders_total=total,
-        preferences=await preferences.for_customer(session, survivor),
-        consents=await preferences.consents_in_force(session, survivor),
-        thread=await threads.for_customer(session, survivor),
-        suggestions=await customers.open_suggestions(session, survivor),
+        identities=json_rows.rows(Identity, identities, _IDENTITY),
+        orders=[(order, by_order.get(order.id or 0, [])) for order in json_rows.rows(Order, placed, _ORDER)],
+        orders_total=int(total),
+        preferences=json_rows.rows(Preference, stated, _PREFERENCE),
+        consents=preferences.in_force(json_rows.rows(Consent, consents, _CONSENT)).get(customer.id or 0, []),
+        thread=thread,
+        suggestions=json_rows.rows(MergeSuggestion, suggestions, _SUGGESTION),
     )
 
 

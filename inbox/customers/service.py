@@ -1,9 +1,9 @@
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, bindparam, func, or_, select
+from sqlalchemy import Integer, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -14,7 +14,8 @@ from inbox.customers.models import Customer, Identity, MergeSuggestion
 from inbox.db import BulkUpdate, UTCDateTime, insert_ignore, insert_many, table_of, utcnow
 from inbox.errors import Conflict, Invalid, NotFound
 from inbox.orders.models import Order
-from inbox.search import Document, index_document, index_documents
+from inbox.search import Document, SearchDoc, index_document, index_documents
+from inbox.threads.models import Thread
 from inbox.threads.service import create_many as create_many_threads
 from inbox.threads.service import ensure_thread
 
@@ -231,6 +232,65 @@ async def rename(session: AsyncSession, customer_id: int, *, name: str) -> Custo
     await session.flush()
     await reindex(session, customer.id or 0)
     return customer
+
+
+async def unnamed(session: AsyncSession, customer_ids: Collection[int]) -> set[int]:
+    """Those of these customers who still have no name and were not merged into someone else."""
+    if not customer_ids:
+        return set()
+    return {int(customer_id or 0) for customer_id in (await session.execute(
+        select(col(Customer.id)).where(col(Customer.id).in_(sorted(set(customer_ids))), col(Customer.name) == "",
+                                       col(Customer.absorbed_into_id).is_(None))
+    )).scalars().all()}
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    customer_id: int
+    thread_id: int
+    name: str
+
+
+async def name_if_unknown(session: AsyncSession, names: Mapping[int, str]) -> list[Named]:
+    """Give each customer still without a name the one given, in one statement, and reindex them;
+    a name an agent typed meanwhile is kept. Returns those named, by customer id."""
+    clean = {customer_id: " ".join(name.split())[:200] for customer_id, name in names.items()}
+    clean = {customer_id: name for customer_id, name in clean.items() if name}
+    if not clean:
+        return []
+    # Core, not ORM: the ORM's UPDATE would also evaluate its WHERE against every loaded Customer.
+    table = table_of(Customer)
+    named = {int(customer_id) for customer_id in (await session.execute(
+        update(table)
+        .where(table.c.id.in_(sorted(clean)), table.c.name == "", table.c.absorbed_into_id.is_(None))
+        .values(name=case(clean, value=table.c.id), updated_at=utcnow())
+        .returning(table.c.id)
+    )).scalars().all()}
+    if not named:
+        return []
+    await _reindex_many(session, sorted(named))
+    return [Named(int(row[0]), int(row[1] or 0), clean[int(row[0])]) for row in (await session.execute(
+        select(col(Thread.customer_id), col(Thread.id)).where(col(Thread.customer_id).in_(sorted(named)))
+        .order_by(col(Thread.customer_id))
+    )).all()]
+
+
+async def _reindex_many(session: AsyncSession, customer_ids: Sequence[int]) -> None:
+    """reindex() for many customers: a statement per table for all of them."""
+    found = (await session.execute(
+        select(col(Customer.id), col(Customer.name), col(Customer.created_at))
+        .where(col(Customer.id).in_(customer_ids)))).all()
+    addresses: dict[int, list[str]] = {}
+    for identity in (await session.execute(
+            select(col(Identity.customer_id), col(Identity.display), col(Identity.address))
+            .where(col(Identity.customer_id).in_(customer_ids)).order_by(col(Identity.id)))).all():
+        addresses.setdefault(int(identity[0]), []).append(identity[1] + " " + identity[2])
+    await session.execute(delete(SearchDoc).where(col(SearchDoc.kind) == "customer",
+                                                  col(SearchDoc.ref_id).in_(customer_ids)))
+    await index_documents(session, [
+        Document("customer", int(row[0] or 0), int(row[0] or 0),
+                 " ".join([row[1], *addresses.get(int(row[0] or 0), [])]), row[2])
+        for row in found])
 
 
 async def set_note(session: AsyncSession, customer_id: int, *, note: str) -> Customer:

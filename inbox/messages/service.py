@@ -28,7 +28,8 @@ _RANK = {DeliveryStatus.queued: 0, DeliveryStatus.sending: 1, DeliveryStatus.sen
 RECEIPTS_KEPT_FOR = timedelta(days=2)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: ingest makes several of these per message, and a frozen dataclass's __init__ costs 5×.
+@dataclass(slots=True)
 class NewMessage:
     direction: Direction
     channel: Channel | str
@@ -161,7 +162,8 @@ _SUMMARY = ("last_activity_at", "last_message_id", "last_preview", "last_directi
             "last_inbound_channel")
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: ingest makes several of these per message, and a frozen dataclass's __init__ costs 5×.
+@dataclass(slots=True)
 class _Touch:
     message_id: int
     at: datetime
@@ -371,13 +373,15 @@ async def page(session: AsyncSession, thread_ids: Sequence[int], *, limit: int,
     return rows, (encode_cursor(rows[0]) if more and rows else None)
 
 
+_ATTACHMENTS_OF = select(Attachment).where(
+    col(Attachment.message_id).in_(bindparam("message_ids", expanding=True))).order_by(col(Attachment.id))
+
+
 async def attachments_for(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, list[Attachment]]:
     found: dict[int, list[Attachment]] = {}
     if not message_ids:
         return found
-    for attachment in (await session.execute(
-        select(Attachment).where(col(Attachment.message_id).in_(message_ids)).order_by(col(Attachment.id))
-    )).scalars():
+    for attachment in (await session.execute(_ATTACHMENTS_OF, {"message_ids": list(message_ids)})).scalars():
         found.setdefault(attachment.message_id, []).append(attachment)
     return found
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -64,14 +64,16 @@ def numbers_in(texts: Iterable[str]) -> set[str]:
     return {span.number for text in texts for span in spans(text)}
 
 
+_NUMBERED = select(Order).where(col(Order.customer_id) == bindparam("customer_id"),
+                                col(Order.number).in_(bindparam("numbers", expanding=True))).order_by(col(Order.id))
+
+
 async def of_customer(session: AsyncSession, customer_id: int, numbers: Iterable[str]) -> list[Order]:
     """The customer's orders with these numbers."""
     wanted = sorted(set(numbers))
     if not wanted:
         return []
-    return list((await session.execute(
-        select(Order).where(col(Order.customer_id) == customer_id, col(Order.number).in_(wanted))
-        .order_by(col(Order.id)))).scalars().all())
+    return list((await session.execute(_NUMBERED, {"customer_id": customer_id, "numbers": wanted})).scalars().all())
 
 
 async def last_mentioned(session: AsyncSession, *, customer_id: int, thread_id: int) -> Order | None:

@@ -146,10 +146,14 @@ async def consents_in_force_of(session: AsyncSession, customer_ids: Sequence[int
     """consents_in_force for many customers in one query."""
     if not customer_ids:
         return {}
-    rows = (await session.execute(
+    return in_force((await session.execute(
         select(Consent).where(col(Consent.customer_id).in_(customer_ids))
         .order_by(col(Consent.recorded_at).desc(), col(Consent.id).desc())
-    )).scalars().all()
+    )).scalars().all())
+
+
+def in_force(rows: Sequence[Consent]) -> dict[int, list[Consent]]:
+    """Per customer, the first of `rows` (newest first) per (channel, purpose), by channel and purpose."""
     latest: dict[tuple[int, str, str], Consent] = {}
     for consent in rows:
         latest.setdefault((consent.customer_id, consent.channel, consent.purpose), consent)

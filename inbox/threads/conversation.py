@@ -1,22 +1,24 @@
 """One conversation as an agent sees it: the thread's history beside the customer's whole profile."""
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inbox import tags as case_tags
+from inbox import json_rows
 from inbox import templates as message_templates
-from inbox.agents import teams as agent_teams
 from inbox.agents.models import Tag, Team, User
-from inbox.agents.service import active_agents
+from inbox.agents.service import ASSIGNABLE
 from inbox.channels import Channel
 from inbox.customers import profile
 from inbox.customers import service as customers
 from inbox.customers.models import Customer, MergeSuggestion
 from inbox.customers.profile import Profile
-from inbox.db import utcnow
+from inbox.db import table_of, utcnow
 from inbox.events import Direction
 from inbox.messages import service as messages
 from inbox.messages.models import Attachment, Message
@@ -25,7 +27,7 @@ from inbox.orders import service as orders
 from inbox.preferences import service as preferences
 from inbox.preferences.service import Provenance
 from inbox.templates import MessageTemplate
-from inbox.threads.models import Thread
+from inbox.threads.models import CaseTag, Thread
 from inbox.windows import Window, for_identities
 
 # Channels a reply can go out on; a phone call is logged as a note, never "sent".
@@ -64,10 +66,13 @@ class Conversation:
 
 
 async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before: str | None = None,
-               after: str | None = None, around: int | None = None, since: int | None = None) -> Conversation:
+               after: str | None = None, around: int | None = None, since: int | None = None,
+               customer: Customer | None = None) -> Conversation:
     """The conversation with its newest page of history, or the page before/after a cursor, around a
-    message or from a message on (see messages.window)."""
-    whole = await profile.load(session, thread.customer_id, orders_limit=SIDEBAR_ORDERS)
+    message or from a message on (see messages.window). `customer` is the thread's customer row
+    when the caller read it with the thread (threads.get_with_customer), so it is not read again."""
+    whole = await profile.load(session, thread.customer_id, orders_limit=SIDEBAR_ORDERS,
+                               known=(customer, thread) if customer is not None else None)
     # The profile already followed any merge to the customer's one thread: page it directly.
     history = await messages.window(session, whole.customer.id or 0, whole.thread.id or 0, limit=limit,
                                     before=before, after=after, around=around, since=since)
@@ -78,6 +83,7 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
     me = whole.customer.id
     windows = for_identities(whole.identities, channels, now=utcnow())
     closed = [channel for channel, w in windows.items() if not w.open and channel in message_templates.CHANNELS]
+    tag_catalog, tags, agents, teams, approved = await _menus(session, whole.thread.case_id)
     suggestions = [(suggestion, await customers.get(session, suggestion.other_id if suggestion.customer_id == me
                                                     else suggestion.customer_id))
                    for suggestion in whole.suggestions]
@@ -86,13 +92,43 @@ async def load(session: AsyncSession, thread: Thread, *, limit: int = 50, before
                         around=around, reply_channels=channels,
                         default_channel=default or (channels[0] if channels else None), suggestions=suggestions,
                         windows=windows,
-                        tags=await case_tags.of_case(session, whole.thread.case_id),
-                        tag_catalog=await case_tags.all_tags(session), agents=await active_agents(session),
-                        teams=await agent_teams.all_teams(session),
-                        templates={channel: await message_templates.all_templates(session, channel=channel)
-                                   for channel in closed},
+                        tags=tags, tag_catalog=tag_catalog, agents=agents, teams=teams,
+                        templates={channel: [t for t in approved if t.channel == channel] for channel in closed},
                         order_links=order_links,
                         provenance=await preferences.provenance(session, whole.preferences, whole.consents))
+
+
+_TAG, _CASE_TAG, _USER, _TEAM, _TEMPLATE = (json_rows.columns(model)
+                                             for model in (Tag, CaseTag, User, Team, MessageTemplate))
+
+
+@functools.cache
+def _menus_statement(dialect: str) -> Select[Any]:
+    """What the thread's menus offer, as tags.all_tags, tags.of_case, agents.active_agents,
+    teams.all_teams and templates.all_templates read them, in one statement (inbox.json_rows)."""
+    tag, case_tag, user, team, template = (table_of(model) for model in (Tag, CaseTag, User, Team, MessageTemplate))
+    return select(
+        json_rows.array(dialect, json_rows.subquery(Tag, order_by=(tag.c.name,)), _TAG),
+        json_rows.array(dialect, json_rows.subquery(CaseTag, case_tag.c.case_id == bindparam("case_id"),
+                                                    order_by=(case_tag.c.tag_id,)), _CASE_TAG),
+        json_rows.array(dialect, json_rows.subquery(User, *ASSIGNABLE, order_by=(user.c.name,)), _USER),
+        json_rows.array(dialect, json_rows.subquery(Team, order_by=(team.c.name,)), _TEAM),
+        # The composer offers a channel's templates only where its window is closed: most pages
+        # show none, but they cost less here than a statement of their own on the pages that do.
+        json_rows.array(dialect, json_rows.subquery(MessageTemplate, template.c.channel.in_(
+            [str(channel) for channel in message_templates.CHANNELS]), order_by=(template.c.name,)), _TEMPLATE),
+    )
+
+
+async def _menus(session: AsyncSession, case_id: int | None) -> tuple[
+        list[Tag], list[Tag], list[User], list[Team], list[MessageTemplate]]:
+    """The tag catalog, the case's tags (by name), the active agents, the teams and the approved templates."""
+    catalog, carried, agents, teams, approved = (await session.execute(
+        _menus_statement(session.get_bind().dialect.name), {"case_id": case_id})).one()
+    tags = json_rows.rows(Tag, catalog, _TAG)
+    on_case = {case_tag.tag_id for case_tag in json_rows.rows(CaseTag, carried, _CASE_TAG)}
+    return (tags, [tag for tag in tags if tag.id in on_case], json_rows.rows(User, agents, _USER),
+            json_rows.rows(Team, teams, _TEAM), json_rows.rows(MessageTemplate, approved, _TEMPLATE))
 
 
 async def _with_mentioned_orders(session: AsyncSession, whole: Profile,

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
+from inbox.customers.models import Customer
 from inbox.db import insert_ignore, insert_many, table_of, utcnow
 from inbox.errors import NotFound
 from inbox.realtime import NewLiveEvent, emit
@@ -86,6 +87,20 @@ async def get(session: AsyncSession, thread_id: int) -> Thread:
     if thread is None:
         raise NotFound("thread", thread_id)
     return thread
+
+
+# The thread and its customer as they are stored, in one statement (the page opening a thread needs both).
+_THREAD_WITH_CUSTOMER = select(Thread, Customer).join(Customer, col(Customer.id) == col(Thread.customer_id)).where(
+    col(Thread.id) == bindparam("thread_id"))
+
+
+async def get_with_customer(session: AsyncSession, thread_id: int) -> tuple[Thread, Customer]:
+    """The thread and its customer row; the customer may be one a merge absorbed (customers.get
+    follows that to the survivor)."""
+    found = (await session.execute(_THREAD_WITH_CUSTOMER, {"thread_id": thread_id})).first()
+    if found is None:
+        raise NotFound("thread", thread_id)
+    return found[0], found[1]
 
 
 async def current_case(session: AsyncSession, thread: Thread) -> Case | None:

@@ -8,19 +8,22 @@ whatever the inbox's size, and the next page starts after the last row seen (key
 OFFSET. Counts are one grouped query per family of views.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import CompoundSelect
 from sqlmodel import col
 
 from inbox import cursor
 from inbox.channels import Channel
 from inbox.customers.models import Customer
 from inbox.errors import Invalid
+from inbox.realtime import LiveEvent
 from inbox.threads.models import CaseTag, Status, Thread, ThreadCount, ViewFamilyCount
 
 
@@ -117,11 +120,24 @@ def parse_cursor(text: str) -> tuple[datetime, int]:
     return cursor.decode(text, field="after")
 
 
-async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
-    """Every view's size, read from thread_count (a row per status and assignee), not the threads."""
+_STATUS_COUNTS = select(col(ThreadCount.status), col(ThreadCount.assignee_id), col(ThreadCount.n))
+_FAMILY_COUNTS = select(col(ViewFamilyCount.family), col(ViewFamilyCount.ref), col(ViewFamilyCount.n)).where(
+    col(ViewFamilyCount.n) > 0)
+# Both count tables and where the live events stand, in one statement, each row tagged with its source:
+# a full page asked for them one by one (three round trips on PostgreSQL).
+_ALL_COUNTS: CompoundSelect = union_all(
+    select(literal_column("'status'").label("source"), col(ThreadCount.status).label("a"),
+           cast(col(ThreadCount.assignee_id), String).label("b"), col(ThreadCount.n).label("n")),
+    select(literal_column("'family'"), col(ViewFamilyCount.family), col(ViewFamilyCount.ref),
+           col(ViewFamilyCount.n)).where(col(ViewFamilyCount.n) > 0),
+    select(literal_column("'live'"), literal_column("''"), literal_column("''"),
+           func.coalesce(func.max(col(LiveEvent.id)), 0)),
+)
+
+
+def _views_of(rows: Iterable[tuple[str, int, int]], user_id: int) -> dict[View, int]:
     found = dict.fromkeys(View, 0)
-    for status, assignee_id, n in (await session.execute(
-            select(col(ThreadCount.status), col(ThreadCount.assignee_id), col(ThreadCount.n)))).all():
+    for status, assignee_id, n in rows:
         if status == Status.open:
             found[View.open] += n
             found[View.unassigned] += n if assignee_id == 0 else 0
@@ -129,6 +145,11 @@ async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
         elif status in (Status.pending, Status.snoozed, Status.resolved):
             found[View(status)] += n
     return found
+
+
+async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
+    """Every view's size, read from thread_count (a row per status and assignee), not the threads."""
+    return _views_of((await session.execute(_STATUS_COUNTS)).all(), user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +161,9 @@ class FamilyCounts:
     team: dict[int, int]
 
 
-async def family_counts(session: AsyncSession) -> FamilyCounts:
-    """Read from view_family_count, a row per channel, team and tag, not counted from the threads."""
+def _families_of(rows: Iterable[tuple[str, str, int]]) -> FamilyCounts:
     found = FamilyCounts(channel={}, tag={}, team={})
-    for family, ref, n in (await session.execute(select(
-            col(ViewFamilyCount.family), col(ViewFamilyCount.ref), col(ViewFamilyCount.n))
-            .where(col(ViewFamilyCount.n) > 0))).all():
+    for family, ref, n in rows:
         if family == "channel":
             found.channel[ref] = int(n)
         elif family == "tag":
@@ -153,3 +171,31 @@ async def family_counts(session: AsyncSession) -> FamilyCounts:
         elif family == "team":
             found.team[int(ref)] = int(n)
     return found
+
+
+async def family_counts(session: AsyncSession) -> FamilyCounts:
+    """Read from view_family_count, a row per channel, team and tag, not counted from the threads."""
+    return _families_of((await session.execute(_FAMILY_COUNTS)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    counts: dict[View, int]
+    families: FamilyCounts
+    # The newest live event's id (realtime.last_event_id): a page rendered now resumes after it.
+    last_event_id: int
+
+
+async def overview(session: AsyncSession, *, user_id: int) -> Overview:
+    """counts(), family_counts() and realtime.last_event_id() in one statement."""
+    statuses: list[tuple[str, int, int]] = []
+    families: list[tuple[str, str, int]] = []
+    last = 0
+    for source, a, b, n in (await session.execute(_ALL_COUNTS)).all():
+        if source == "status":
+            statuses.append((a, int(b), int(n)))
+        elif source == "family":
+            families.append((a, b, int(n)))
+        else:
+            last = int(n)
+    return Overview(_views_of(statuses, user_id), _families_of(families), last)

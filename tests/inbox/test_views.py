@@ -84,6 +84,10 @@ class TestFamilies:
         assert counted.channel == {"whatsapp": 2, "email": 1}
         assert counted.tag == {returns.id: 2}
         assert counted.team == {team.id: 1}
+        # The page reads them, the status counts and the live events' position in one statement.
+        overview = await views.overview(session, user_id=0)
+        assert overview.families == counted and overview.counts == await views.counts(session, user_id=0)
+        assert overview.last_event_id == await last_event_id(session) > 0
 
     async def test_a_tag_on_a_past_case_does_not_label_the_new_one(self, sessions, session, ingest_config) -> None:
         wa = await _writes(sessions, ingest_config, Channel.whatsapp, 1, MONDAY)

@@ -14,7 +14,6 @@ from inbox.agents.signin import SignedIn
 from inbox.customers import merge as merges
 from inbox.customers import service as customers
 from inbox.errors import NotFound
-from inbox.realtime import last_event_id
 from inbox.threads import conversation, views
 from inbox.threads import service as threads
 from inbox.threads.models import Thread
@@ -115,13 +114,13 @@ async def inbox(request: Request, session: SessionDep, found: AgentDep,
 async def thread_page(request: Request, session: SessionDep, found: AgentDep, thread_id: int,
                       view: ViewDep, message: int | None = None) -> Response:
     """The inbox with the thread open; with `message`, on the history around that message (a search hit)."""
-    thread = await threads.get(session, thread_id)
+    thread, customer = await threads.get_with_customer(session, thread_id)
     await threads.mark_read(session, thread)
-    pane = await conversation.load(session, thread, around=message)
+    pane = await conversation.load(session, thread, around=message, customer=customer)
     if request.headers.get("hx-request"):
         return pages.render(request, "_thread.html", {"pane": pane, "view": view})
-    return pages.render(request, "inbox.html", {**await inbox_context(session, found, view, selected_id=thread_id),
-                                                "pane": pane})
+    return pages.render(request, "inbox.html", {**await inbox_context(session, found, view, selected_id=thread_id,
+                                                                      pane=pane), "pane": pane})
 
 
 @router.get("/inbox/list")
@@ -186,12 +185,15 @@ async def render_pane(request: Request, session: SessionDep, thread: Thread, vie
 
 
 async def inbox_context(session: SessionDep, found: SignedIn, view: ViewId, *, selected_id: int = 0,
-                 limit: int = LIST_PAGE) -> dict[str, Any]:
+                        limit: int = LIST_PAGE, pane: conversation.Conversation | None = None) -> dict[str, Any]:
+    """The list page's data; with the open thread's `pane`, its tags, teams and agents serve the list too."""
     user_id = found.user.id or 0
     rows = await views.page(session, view, user_id=user_id, limit=limit)
+    overview = await views.overview(session, user_id=user_id)
     return {"section": "inbox", "view": view, "views": list(View),
-            "counts": await views.counts(session, user_id=user_id),
-            "family_counts": await views.family_counts(session), "tag_catalog": await tags.all_tags(session),
-            "teams": await agent_teams.all_teams(session), "agents": await active_agents(session),
+            "counts": overview.counts, "family_counts": overview.families,
+            "tag_catalog": pane.tag_catalog if pane else await tags.all_tags(session),
+            "teams": pane.teams if pane else await agent_teams.all_teams(session),
+            "agents": pane.agents if pane else await active_agents(session),
             "rows": rows, "more": views.cursor_after(rows[-1]) if len(rows) == limit else None,
-            "selected_id": selected_id, "live_after": await last_event_id(session)}
+            "selected_id": selected_id, "live_after": overview.last_event_id}

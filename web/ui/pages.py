@@ -14,8 +14,11 @@ from web.ui.message_view import TEMPLATE_HELPERS
 
 # Autoescape on for every template: each customer-supplied string is escaped unless a template
 # says otherwise, and none does for customer text (sanitized HTML goes through nh3 first).
+# No auto_reload: it stats every template file a page includes, on every render; a template
+# edited while the server runs shows after a restart (`uvicorn --reload` restarts by itself).
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-                   autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"])
+                   autoescape=select_autoescape(default=True), extensions=["jinja2.ext.i18n"],
+                   auto_reload=False)
 _ENV.policies["ext.i18n.trimmed"] = True
 _ENV.globals.update(TEMPLATE_HELPERS)
 # The icon macros as globals: loaded once per process, not imported again for every list row.
