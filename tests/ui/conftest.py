@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Locator, async_playwright
 
 from tests.web.conftest import app_settings, server, sessions, web_app  # noqa: F401  (the same real server the API tests use)
 
@@ -26,3 +26,11 @@ async def chromium() -> AsyncIterator[Browser]:
 def screenshot_path(name: str) -> str:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return str(SCREENSHOTS / f"{name}.png")
+
+
+async def scroll_to(element: Locator) -> None:
+    """Scrolls an element into view for a screenshot.
+
+    A live redraw may replace the element at any moment: Playwright's own scroll waits for the element to be
+    stable and fails when it is detached meanwhile, while this finds and scrolls it in one step."""
+    await element.evaluate("node => node.scrollIntoView({block: 'center'})")

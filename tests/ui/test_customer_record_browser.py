@@ -12,6 +12,7 @@ from inbox.agents.models import Role
 from inbox.orders.models import Order
 from inbox.threads import service as threads
 from tests.customer_record import EMAIL_TEXT, NAME, PHONE, WHATSAPP_TEXT, personal_data_left, seed
+from tests.ui.conftest import scroll_to
 from tests.ui.steps import customer_writes, sign_in
 from tests.web.users import make_user
 
@@ -95,5 +96,5 @@ class TestDataRightsInTheSidebar:
         await expect(page.get_by_role("link", name="Tüm verileri dışa aktar (zip)")).to_be_visible()
         await page.get_by_text("Bu müşteriyi sil…").click()
         await expect(page.get_by_role("button", name="Kalıcı olarak sil")).to_be_visible()
-        await page.locator(".data-rights").scroll_into_view_if_needed()
+        await scroll_to(page.locator(".data-rights"))
         await page.screenshot(path=str(SHOTS / "rights-tr.png"))

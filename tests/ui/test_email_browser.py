@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from inbox.agents.models import Role
 from inbox.messages.models import Message
-from tests.ui.conftest import screenshot_path
+from tests.ui.conftest import screenshot_path, scroll_to
 from tests.ui.steps import sign_in
 from tests.web.test_email_smtp import Mail, deliver, eml, mail  # noqa: F401  (the listener and relay, set up alike)
 from tests.web.users import make_user
@@ -47,13 +47,13 @@ class TestEmailThread:
         await expect(page.locator(".message.inbound").filter(has_text="Can I change the delivery address")
                      ).to_be_visible()
         await expect(full).to_be_visible()
-        await reply.scroll_into_view_if_needed()
+        await scroll_to(reply)
         await page.screenshot(path=screenshot_path("email-thread-history"))
         formatted = page.locator(".message.inbound").filter(has_text="IADE-1006")
         await formatted.get_by_text("Show full message").click()
         frame = page.frame_locator(f"#message-{await _html_message(sessions)} iframe.mail-html")
         await expect(frame.locator("b")).to_have_text("iade kodu")
-        await formatted.scroll_into_view_if_needed()
+        await scroll_to(formatted)
         await page.screenshot(path=screenshot_path("email-thread-html"))
         assert dialogs == []
 

@@ -138,18 +138,24 @@ class TestLanding:
         assert texts[-120:] == [f"mesaj {n}" for n in range(1, 121)] and len(set(texts)) == len(texts)
 
 
+async def _open_long_thread(chromium: Browser, server: str, sessions, ingest_config, *, newer: int) -> Page:
+    """An agent's page open on Şule's thread: "mesaj 0" and `newer` messages after it, the newest 50 shown."""
+    email = await make_user(sessions, Role.agent)
+    await customer_writes(sessions, ingest_config, "SM0", "+905321234567", "Şule Çelik", "mesaj 0")
+    _, thread_id = await message_written(sessions, "mesaj 0")
+    await _more_messages(sessions, thread_id, newer, start=datetime.now(UTC) + timedelta(seconds=1))
+    page = await (await chromium.new_context(viewport=WIDE, locale="en-US")).new_page()
+    await sign_in(page, server, email)
+    await page.goto(f"{server}/inbox/threads/{thread_id}")
+    await expect(page.locator("#messages .message")).to_have_count(50)
+    return page
+
+
 class TestOlderHistory:
     async def test_scrolling_up_loads_older_messages_without_moving_what_the_agent_reads(
             self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
-        email = await make_user(sessions, Role.agent)
-        await customer_writes(sessions, ingest_config, "SM0", "+905321234567", "Şule Çelik", "mesaj 0")
-        _, thread_id = await message_written(sessions, "mesaj 0")
-        await _more_messages(sessions, thread_id, 160, start=datetime.now(UTC) + timedelta(seconds=1))
-        page = await (await chromium.new_context(viewport=WIDE, locale="en-US")).new_page()
-        await sign_in(page, server, email)
-        await page.goto(f"{server}/inbox/threads/{thread_id}")
+        page = await _open_long_thread(chromium, server, sessions, ingest_config, newer=160)
         shown = page.locator("#messages .message")
-        await expect(shown).to_have_count(50)
         state = await _scroll_state(page)
         assert state["top"] + state["client"] >= state["height"] - 2  # opened on the newest message
 
@@ -180,3 +186,25 @@ class TestOlderHistory:
         await page.wait_for_timeout(100)
         y = await page.evaluate(f"document.getElementById('{reading['id']}').getBoundingClientRect().top")
         assert abs(y - reading["y"]) <= 1
+
+    async def test_a_reader_left_at_the_top_by_a_failed_page_gets_it_when_the_pane_redraws(
+            self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
+        page = await _open_long_thread(chromium, server, sessions, ingest_config, newer=80)
+
+        # The connection drops just as the reader reaches the top: the earlier page does not come.
+        async def offline(route) -> None:
+            await route.abort()
+        def earlier(url: str) -> bool:
+            return "before=" in url
+        await page.route(earlier, offline)
+        async with page.expect_event("requestfailed", lambda r: earlier(r.url)) as failed:
+            await page.evaluate("document.getElementById('messages').scrollTop = 0")
+        await failed.value
+        await page.unroute(earlier)
+
+        # A live message redraws the pane while they wait at the top: the earlier page comes with it.
+        await customer_writes(web_app.state.sessions, ingest_config, "SM-new", "+905321234567", "Şule Çelik",
+                              "yeni mesaj")
+        await expect(page.locator("#messages .message .body").last).to_have_text("yeni mesaj")
+        await expect(page.locator("#messages .message .body")).to_have_count(82)
+        await expect(page.locator("#messages .message .body").first).to_have_text("mesaj 0")

@@ -10,7 +10,7 @@ from inbox.db import transaction, utcnow
 from inbox.events import InboundMessage, Party
 from inbox.ingest import ingest
 from inbox.orders import service as orders
-from tests.ui.conftest import screenshot_path
+from tests.ui.conftest import screenshot_path, scroll_to
 from tests.ui.steps import customer_writes, sign_in
 from tests.web.users import PASSWORD, make_user
 
@@ -89,7 +89,7 @@ class TestSidebarCallForm:
         await form.locator("input[name=minutes]").fill("4")
         await form.locator("select[name=outcome]").select_option("resolved")
         await form.locator("textarea[name=summary]").fill("Geri aradım: kargo yarın Kadıköy şubesinde.")
-        await form.scroll_into_view_if_needed()
+        await scroll_to(form)
         await sidebar.screenshot(path=screenshot_path("phone-note-form"))
         await form.locator("button[type=submit]").click()
 

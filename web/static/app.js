@@ -109,8 +109,12 @@
     else on();
   }
 
+  // Opening a thread marks it read: every list shows that, but its messages have not changed.
+  const onlyRead = (event) => event.kind === "thread.updated" && event.data
+    && Object.keys(event.data).join() === "unread_count";
+
   function schedule(event) {
-    if (event.thread_id && event.thread_id === openThreadId()) refreshThread = true;
+    if (event.thread_id && event.thread_id === openThreadId() && !onlyRead(event)) refreshThread = true;
     refreshDue = true;
     clearTimeout(refreshTimer);
     // Many events in a burst (a merge, a busy minute) become one refresh.

@@ -95,6 +95,13 @@
     list.scrollTop = place.atEnd ? list.scrollHeight : place.top;
     place = null;
   });
+  // A redraw lands without a scroll event of its own (and one still on its way to the list it replaced
+  // is lost): a reader who was at either end must still get the next page without scrolling again.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (event.detail.target && event.detail.target.id === "messages") {
+      requestAnimationFrame(() => check(document.getElementById("messages")));
+    }
+  });
 
   // Escape leaves the search box as it is (a search field would otherwise also clear itself).
   document.addEventListener("keydown", (event) => {
