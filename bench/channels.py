@@ -3,6 +3,7 @@ endpoint run in the same bench, and the time from a webhook to the agents' webso
 messages/s with 50 agents connected; on SQLite, and on PostgreSQL + Redis when reachable.
 
     python -m bench.channels [--messages 3000] [--rounds 2] [--seconds 20] [--no-postgres]
+                             [--channels messenger,telegram] [--no-latency]
 
 Servers are separate uvicorn processes (one worker each). Webhook load comes from bench.loadgen and
 the agents are bench.wsclient sockets; both clients' ceilings are printed first.
@@ -108,6 +109,9 @@ def graph_profiles() -> Iterator[str]:
     """Meta's profile lookup, answered on loopback: each new Messenger sender costs one, as in production."""
 
     class Profiles(BaseHTTPRequestHandler):
+        # Keep-alive, as Meta's servers answer: HTTP/1.0 would cost the app a new connection per lookup.
+        protocol_version = "HTTP/1.1"
+
         def do_GET(self) -> None:
             body = json.dumps({"first_name": "Müşteri", "last_name": self.path.strip("/").split("?")[0][-4:],
                                "id": self.path}).encode()
@@ -120,7 +124,12 @@ def graph_profiles() -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Profiles)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # The app's kept-alive connections are reset when its process ends: not worth a traceback.
+            return
+
+    server = Server(("127.0.0.1", 0), Profiles)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -171,10 +180,12 @@ def _env(url: str, data_dir: Path, redis_url: str, graph: str = "") -> dict[str,
     return env
 
 
-def rates(database: str, url: str, count: int, rounds: int) -> list[Rates]:
+def rates(database: str, url: str, count: int, rounds: int, only: set[str] | None = None) -> list[Rates]:
     data_dir = Path(tempfile.mkdtemp(prefix="onethread-bench-"))
     found = []
     for channel in CHANNELS:
+        if only and channel.name not in only:
+            continue
         ours, bare, asgi = [], [], []
         ok = True
         for round_ in range(rounds):
@@ -309,7 +320,10 @@ def main() -> None:
                                                              "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--channels", default="", help="comma-separated: only these channels' rates (for profiling)")
+    parser.add_argument("--no-latency", action="store_true", help="leave out the websocket latency run")
     args = parser.parse_args()
+    only = {name.strip() for name in args.channels.split(",") if name.strip()} or None
 
     http_ceiling = asyncio.run(loadgen.ceiling())
     ws_ceiling = asyncio.run(wsclient.ceiling())
@@ -326,8 +340,9 @@ def main() -> None:
     latencies: list[Latency] = []
     for database, url, redis_url in databases:
         upgrade(url)
-        rate_rows += [(database, r) for r in rates(database, url, args.messages, args.rounds)]
-        latencies.append(latency(database, url, redis_url, args.seconds))
+        rate_rows += [(database, r) for r in rates(database, url, args.messages, args.rounds, only)]
+        if not args.no_latency:
+            latencies.append(latency(database, url, redis_url, args.seconds))
 
     table = Table(title=f"signed webhooks, {args.messages:,} per run, median of {args.rounds} rounds")
     for column in ("database", "channel", "bare FastAPI req/s", "bare ASGI req/s", "signed webhook msg/s",

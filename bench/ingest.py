@@ -26,7 +26,7 @@ from sqlmodel import col
 from twilio.request_validator import RequestValidator
 
 from bench import loadgen
-from bench.servers import uvicorn_process
+from bench.servers import CpuShare, cpu_share, running, uvicorn_process
 from inbox.channels import AddressKind, Channel
 from inbox.db import make_engine, make_sessionmaker, transaction
 from inbox.events import InboundMessage, Party
@@ -168,9 +168,9 @@ def measure(database: str, url: str, count: int, rounds: int) -> Figures:
                    statistics.median(asgi), tails[best][0], tails[best][1], stored_ok)
 
 
-def processes_rate(url: str, count: int, processes: int) -> float:
+def processes_rate(url: str, count: int, processes: int) -> tuple[float, CpuShare]:
     """Signed webhooks/s through `processes` app processes sharing the database (and load: 64
-    connections in all, split evenly), as behind a load balancer."""
+    connections in all, split evenly), as behind a load balancer; and where the CPU went meanwhile."""
     data_dir = Path(tempfile.mkdtemp(prefix="onethread-bench-"))
     env = {"DATABASE_URL": url, "DATA_DIR": str(data_dir), "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -190,7 +190,9 @@ def processes_rate(url: str, count: int, processes: int) -> float:
             return sum(result.ok for result in results) / (time.perf_counter() - started)
 
         asyncio.run(load(warm, 16))
-        return asyncio.run(load(measured, 64))
+        with cpu_share([running[port] for port in ports]) as cpu:
+            rate = asyncio.run(load(measured, 64))
+        return rate, cpu
 
 
 async def _analyze(url: str) -> None:

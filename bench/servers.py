@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -63,3 +64,66 @@ def uvicorn_process(target: str, *, env: dict[str, str] | None = None, factory: 
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system ticks.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):  # a process that ended meanwhile
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+    return found
+
+
+def _machine_busy() -> tuple[float, float]:
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal …, in ticks.
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]
+    return (sum(ticks) - idle) / _TICK, sum(ticks) / _TICK
+
+
+@dataclass
+class CpuShare:
+    """Where the machine's CPU went during a measurement, in cores: which part of the run ran out of it."""
+
+    cores: int
+    busy: float = 0.0  # of all cores, 0–1
+    servers: float = 0.0
+    postgres: float = 0.0
+    bench: float = 0.0  # this process: the load generator
+
+    def __str__(self) -> str:
+        return (f"CPU {self.busy:.0%} busy on {self.cores} cores: app {self.servers:.2f}, "
+                f"PostgreSQL {self.postgres:.2f}, load generator {self.bench:.2f} cores")
+
+
+@contextmanager
+def cpu_share(server_pids: list[int]) -> Iterator[CpuShare]:
+    """Measures the CPU the servers, PostgreSQL's processes and this one use while the block runs."""
+    share = CpuShare(os.cpu_count() or 1)
+
+    def sample() -> tuple[float, float, float, float, float]:
+        postgres = 0.0
+        for pid in _named("postgres"):
+            with suppress(OSError):  # a backend that ended meanwhile
+                postgres += _cpu_of(pid)
+        busy, total = _machine_busy()
+        return busy, total, sum(_cpu_of(pid) for pid in server_pids), postgres, _cpu_of(os.getpid())
+
+    started, wall = sample(), time.perf_counter()
+    yield share
+    ended, seconds = sample(), time.perf_counter() - wall
+    share.busy = (ended[0] - started[0]) / max(ended[1] - started[1], 1e-9)
+    # A PostgreSQL backend that ended meanwhile drops out of the sum: never below zero.
+    share.servers, share.postgres, share.bench = (max(end - start, 0.0) / seconds
+                                                   for start, end in zip(started[2:], ended[2:], strict=True))

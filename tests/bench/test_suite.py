@@ -18,3 +18,13 @@ def test_the_whole_suite_runs_and_prints_every_figure_with_its_baseline() -> Non
                    "signed WhatsApp webhooks", "webhook → agent websocket"):
         assert figure in done.stdout, figure
     assert "Client ceilings:" in done.stdout and "bare FastAPI" in done.stdout
+
+
+def test_the_batch_cost_bench_prints_a_figure_per_batch_size() -> None:
+    done = subprocess.run([sys.executable, "-m", "bench.batches", "--sizes", "1,4", "--batches", "5", "--no-postgres"],
+                          capture_output=True, text=True, timeout=300, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line for line in done.stdout.splitlines() if line.strip().startswith("│") and "SQLite" in line]
+    # One row per size: its batch size, then CPU and wall time per batch, and CPU per message.
+    assert [line.split("│")[2].strip() for line in rows] == ["1", "4"]
+    assert all(float(line.split("│")[3]) > 0 for line in rows)
