@@ -15,6 +15,7 @@ from tests.factories import make_consent, make_preference
 from tests.ui.conftest import screenshot_path
 from tests.ui.steps import customer_writes, sign_in
 from tests.web.users import make_user
+from web.routes.ui import LIST_PAGE
 
 CUSTOMERS = [("Şule Çelik", "+905321234560", "Kargom nerede?"), ("Mehmet Kaya", "+905321234561", "İade istiyorum"),
              ("Zeynep Ak", "+905321234562", "Fatura lazım"), ("Can Öz", "+905321234563", "Beden değişimi")]
@@ -108,10 +109,12 @@ class TestViewsAndBulk:
         page = await _page(chromium)
         await sign_in(page, server, email)
         rows = page.locator(".conversation")
-        await expect(rows).to_have_count(50)
+        await expect(rows).to_have_count(LIST_PAGE)
         await expect(page.locator("body")).to_have_attribute("data-live", "on")
-        await page.locator(".list").evaluate("list => list.scrollTo(0, list.scrollHeight)")
-        await expect(rows).to_have_count(57, timeout=15_000)
+        # Each scroll to the end brings one more page, until the last (57 rows are three pages).
+        for loaded in (2 * LIST_PAGE, 57):
+            await page.locator(".list").evaluate("list => list.scrollTo(0, list.scrollHeight)")
+            await expect(rows).to_have_count(loaded, timeout=15_000)
         await expect(rows.last.locator(".name")).to_have_text("Müşteri 00")
         # Keyboard: x selects the focused row; the select-all takes every loaded one.
         await rows.first.locator("a.open").click()

@@ -187,6 +187,35 @@ class TestList:
         assert (await agent.get("/inbox/list?view=open&after=garbage")).status_code == 422
 
 
+    async def test_a_row_shows_each_change_to_its_thread_and_the_readers_language(
+            self, agent, sessions, ingest_config) -> None:
+        # Rows are drawn once for what they show (web/ui/pages.py list_row): each change must show.
+        def row(page: str) -> str:
+            found = re.search(r'<li class="conversation[^"]*" data-thread-id="1">.*?</li>', page, re.S)
+            assert found, page[:2000]
+            return found.group(0)
+
+        async def listed(language: str = "en") -> str:
+            return row((await agent.get("/inbox?view=open", headers={"Accept-Language": language})).text)
+
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234501", "Şule Çelik", "Merhaba")
+        first = await listed()
+        assert "Merhaba" in first and '<span class="badge" aria-label="unread">1<' in first
+        assert first == await listed()
+        await customer_writes(sessions, ingest_config, "SM2", "+905321234501", "Şule Çelik", "Kargom nerede?")
+        second = await listed()
+        assert "Kargom nerede?" in second and ">2<" in second and "Merhaba" not in second
+        async with transaction(sessions) as session:
+            await threads.assign(session, await threads.get(session, 1), assignee_id=1)
+            await customers.rename(session, 1, name="Şule Ç. Yılmaz")
+        assigned = await listed()
+        assert '<span class="avatar" title="Ayşe Demir">A</span>' in assigned and "Şule Ç. Yılmaz" in assigned
+        assert 'aria-label="okunmamış"' in await listed("tr")
+        assert await listed() == assigned
+        await agent.get("/inbox/threads/1?view=open")  # opening it marks it read: only the count changes
+        assert '<span class="badge"' not in await listed()
+
+
 class TestHistory:
     async def test_who_assigned_and_resolved_is_written_into_the_history_in_the_readers_language(
             self, agent, sessions, ingest_config) -> None:

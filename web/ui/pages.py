@@ -1,6 +1,7 @@
 """Jinja2 pages with the request's language, the signed-in user and the CSRF token at hand."""
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,35 @@ def _drawn_once(macro: Callable[[str, Callable[[str], str]], str]) -> Callable[[
 
 _ENV.globals.update({name: _drawn_once(getattr(_ICONS, name))
                      for name in ("channel_icon", "channel_name", "delivery_mark")})
+_ROW: Callable[..., str] = vars(_ENV.get_template("_list_row.html").module)["row"]
+# Rows kept, by everything they show; emptied when full (a day's rows of a busy inbox fit).
+_ROWS_KEPT = 4096
+_rows: dict[tuple[Any, ...], str] = {}
+
+
+def list_row(row: Any, view: str, selected_id: int, agent_names: dict[int, str],
+             gettext: Callable[[str], str], ago: Callable[[datetime], str]) -> str:
+    """A conversation list row (views.Row), drawn once for what it shows: the same rows make up
+    every page of a view, a full thread page included, and drawing them was a fifth of its time
+    (docs/benchmarks.md). The key is every value the row's HTML depends on, its relative time
+    and its assignee's name as shown, so a row that changes in any visible way is drawn again."""
+    thread = row.thread
+    when = ago(thread.last_activity_at)
+    assignee = agent_names.get(thread.assignee_id, "") if thread.assignee_id else None
+    words = getattr(gettext, "__self__", gettext)
+    key = (words, view, thread.id, selected_id == thread.id, row.customer_name, assignee, thread.last_activity_at,
+           when, thread.channels, thread.last_preview, thread.unread_count)
+    drawn = _rows.get(key)
+    if drawn is None:
+        drawn = _ROW(thread, row.customer_name or gettext("Unknown customer"), selected_id == thread.id, view, when,
+                     assignee, gettext)
+        if len(_rows) >= _ROWS_KEPT:
+            _rows.clear()
+        _rows[key] = drawn
+    return drawn
+
+
+_ENV.globals["list_row"] = list_row
 TEMPLATES = Jinja2Templates(env=_ENV)
 
 
