@@ -69,7 +69,8 @@ def uvicorn_process(target: str, *, env: dict[str, str] | None = None, factory: 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_of(pid: int) -> float:
+def cpu_of(pid: int) -> float:
+    """Seconds of CPU the process has used, user and system."""
     # Fields 14 and 15 of /proc/PID/stat (after the parenthesised name): user and system ticks.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
@@ -116,9 +117,9 @@ def cpu_share(server_pids: list[int]) -> Iterator[CpuShare]:
         postgres = 0.0
         for pid in _named("postgres"):
             with suppress(OSError):  # a backend that ended meanwhile
-                postgres += _cpu_of(pid)
+                postgres += cpu_of(pid)
         busy, total = _machine_busy()
-        return busy, total, sum(_cpu_of(pid) for pid in server_pids), postgres, _cpu_of(os.getpid())
+        return busy, total, sum(cpu_of(pid) for pid in server_pids), postgres, cpu_of(os.getpid())
 
     started, wall = sample(), time.perf_counter()
     yield share
