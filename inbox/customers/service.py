@@ -92,10 +92,9 @@ async def create_many(session: AsyncSession, newcomers: Sequence[Newcomer]) -> l
         returning=("id",), conflict=("channel", "address"))]
     if len(identity_ids) != len(newcomers):
         return None
-    # reindex() of a customer whose only identity is this one.
     await index_documents(session, [
         Document("customer", customer_id, customer_id,
-                 " ".join([name, (newcomer.display or newcomer.address) + " " + newcomer.address]), now)
+                 _searched(name, [(newcomer.display or newcomer.address, newcomer.address)]), now)
         for newcomer, name, customer_id in zip(newcomers, names, customer_ids, strict=True)])
     return [Created(*ids) for ids in zip(customer_ids, identity_ids, thread_ids, strict=True)]
 
@@ -280,16 +279,16 @@ async def _reindex_many(session: AsyncSession, customer_ids: Sequence[int]) -> N
     found = (await session.execute(
         select(col(Customer.id), col(Customer.name), col(Customer.created_at))
         .where(col(Customer.id).in_(customer_ids)))).all()
-    addresses: dict[int, list[str]] = {}
-    for identity in (await session.execute(
+    addresses: dict[int, list[tuple[str, str]]] = {}
+    for customer_id, display, address in (await session.execute(
             select(col(Identity.customer_id), col(Identity.display), col(Identity.address))
             .where(col(Identity.customer_id).in_(customer_ids)).order_by(col(Identity.id)))).all():
-        addresses.setdefault(int(identity[0]), []).append(identity[1] + " " + identity[2])
+        addresses.setdefault(int(customer_id), []).append((display, address))
     await session.execute(delete(SearchDoc).where(col(SearchDoc.kind) == "customer",
                                                   col(SearchDoc.ref_id).in_(customer_ids)))
     await index_documents(session, [
-        Document("customer", int(row[0] or 0), int(row[0] or 0),
-                 " ".join([row[1], *addresses.get(int(row[0] or 0), [])]), row[2])
+        Document("customer", int(row[0] or 0), int(row[0] or 0), _searched(row[1], addresses.get(int(row[0] or 0), [])),
+                 row[2])
         for row in found])
 
 
@@ -307,9 +306,14 @@ async def reindex(session: AsyncSession, customer_id: int) -> None:
     customer = await session.get(Customer, customer_id)
     if customer is None:
         return
-    addresses = [i.display + " " + i.address for i in await identities(session, customer_id)]
+    addresses = [(i.display, i.address) for i in await identities(session, customer_id)]
     await index_document(session, kind="customer", ref_id=customer_id, customer_id=customer_id,
-                         text=" ".join([customer.name, *addresses]), at=customer.created_at, replace=True)
+                         text=_searched(customer.name, addresses), at=customer.created_at, replace=True)
+
+
+def _searched(name: str, identities: Sequence[tuple[str, str]]) -> str:
+    """What finds a customer: their name, and each identity as shown and as stored."""
+    return " ".join([name, *(f"{display} {address}" for display, address in identities)])
 
 
 async def lookup(session: AsyncSession, q: str, *, region: str, limit: int = 20) -> list[Customer]:

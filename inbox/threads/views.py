@@ -120,11 +120,9 @@ def parse_cursor(text: str) -> tuple[datetime, int]:
     return cursor.decode(text, field="after")
 
 
-_STATUS_COUNTS = select(col(ThreadCount.status), col(ThreadCount.assignee_id), col(ThreadCount.n))
-_FAMILY_COUNTS = select(col(ViewFamilyCount.family), col(ViewFamilyCount.ref), col(ViewFamilyCount.n)).where(
-    col(ViewFamilyCount.n) > 0)
-# Both count tables and where the live events stand, in one statement, each row tagged with its source:
-# a full page asked for them one by one (three round trips on PostgreSQL).
+# Every view's size, from thread_count (a row per status and assignee) and view_family_count (a row per
+# channel, team and tag), not counted from the threads; and where the live events stand. One statement,
+# each row tagged with its source: a full page asked for them one by one (three round trips on PostgreSQL).
 _ALL_COUNTS: CompoundSelect = union_all(
     select(literal_column("'status'").label("source"), col(ThreadCount.status).label("a"),
            cast(col(ThreadCount.assignee_id), String).label("b"), col(ThreadCount.n).label("n")),
@@ -145,11 +143,6 @@ def _views_of(rows: Iterable[tuple[str, int, int]], user_id: int) -> dict[View, 
         elif status in (Status.pending, Status.snoozed, Status.resolved):
             found[View(status)] += n
     return found
-
-
-async def counts(session: AsyncSession, *, user_id: int) -> dict[View, int]:
-    """Every view's size, read from thread_count (a row per status and assignee), not the threads."""
-    return _views_of((await session.execute(_STATUS_COUNTS)).all(), user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +166,6 @@ def _families_of(rows: Iterable[tuple[str, str, int]]) -> FamilyCounts:
     return found
 
 
-async def family_counts(session: AsyncSession) -> FamilyCounts:
-    """Read from view_family_count, a row per channel, team and tag, not counted from the threads."""
-    return _families_of((await session.execute(_FAMILY_COUNTS)).all())
-
-
 @dataclass(frozen=True, slots=True)
 class Overview:
     counts: dict[View, int]
@@ -187,7 +175,7 @@ class Overview:
 
 
 async def overview(session: AsyncSession, *, user_id: int) -> Overview:
-    """counts(), family_counts() and realtime.last_event_id() in one statement."""
+    """Every view's size, the open threads per channel, tag and team, and realtime.last_event_id()."""
     statuses: list[tuple[str, int, int]] = []
     families: list[tuple[str, str, int]] = []
     last = 0

@@ -44,7 +44,7 @@ async def test_counts_follow_every_change_to_threads(sessions, ingest_config) ->
 
     async def check() -> dict[View, int]:
         async with sessions() as session:
-            found, expected = await views.counts(session, user_id=me), await _counted(session, me)
+            found, expected = (await views.overview(session, user_id=me)).counts, await _counted(session, me)
         assert found == expected
         return found
 
@@ -86,7 +86,7 @@ async def test_channel_team_and_tag_counts_follow_every_change(sessions, ingest_
 
     async def check() -> views.FamilyCounts:
         async with sessions() as session:
-            found, expected = await views.family_counts(session), await _families_counted(session)
+            found, expected = (await views.overview(session, user_id=0)).families, await _families_counted(session)
         assert found == expected
         return found
 

@@ -26,20 +26,28 @@ _ENV.globals.update(TEMPLATE_HELPERS)
 _ICONS = _ENV.get_template("_icons.html").module
 
 
+def _kept(kept: dict[tuple[Any, ...], str], most: int, key: tuple[Any, ...], draw: Callable[[], str]) -> str:
+    """What `draw` makes for `key`, drawn once and kept; all of it dropped when `most` are kept."""
+    found = kept.get(key)
+    if found is None:
+        if len(kept) >= most:
+            kept.clear()
+        found = kept[key] = draw()
+    return found
+
+
+def _language(gettext: Callable[[str], str]) -> object:
+    # gettext is bound to the language's (cached) translations object.
+    return getattr(gettext, "__self__", gettext)
+
+
 def _drawn_once(macro: Callable[[str, Callable[[str], str]], str]) -> Callable[[str, Callable[[str], str]], str]:
     """An icon macro's output depends only on its arguments: drawn once per value and language,
     not once per list row."""
-    drawn: dict[tuple[str, object], str] = {}
+    drawn: dict[tuple[Any, ...], str] = {}
 
     def draw(value: str, gettext: Callable[[str], str]) -> str:
-        # gettext is bound to the language's (cached) translations object.
-        key = (value, getattr(gettext, "__self__", gettext))
-        found = drawn.get(key)
-        if found is None:
-            found = macro(value, gettext)
-            if len(drawn) < 1000:
-                drawn[key] = found
-        return found
+        return _kept(drawn, 1000, (value, _language(gettext)), lambda: macro(value, gettext))
 
     return draw
 
@@ -61,17 +69,11 @@ def list_row(row: Any, view: str, selected_id: int, agent_names: dict[int, str],
     thread = row.thread
     when = ago(thread.last_activity_at)
     assignee = agent_names.get(thread.assignee_id, "") if thread.assignee_id else None
-    words = getattr(gettext, "__self__", gettext)
-    key = (words, view, thread.id, selected_id == thread.id, row.customer_name, assignee, thread.last_activity_at,
+    selected = selected_id == thread.id
+    key = (_language(gettext), view, thread.id, selected, row.customer_name, assignee, thread.last_activity_at,
            when, thread.channels, thread.last_preview, thread.unread_count)
-    drawn = _rows.get(key)
-    if drawn is None:
-        drawn = _ROW(thread, row.customer_name or gettext("Unknown customer"), selected_id == thread.id, view, when,
-                     assignee, gettext)
-        if len(_rows) >= _ROWS_KEPT:
-            _rows.clear()
-        _rows[key] = drawn
-    return drawn
+    return _kept(_rows, _ROWS_KEPT, key, lambda: _ROW(
+        thread, row.customer_name or gettext("Unknown customer"), selected, view, when, assignee, gettext))
 
 
 _ENV.globals["list_row"] = list_row
