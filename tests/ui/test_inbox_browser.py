@@ -171,6 +171,31 @@ class TestLive:
         # The open thread stays selected through the refresh.
         await expect(page.locator(".conversation.selected .name")).to_have_text("Şule Çelik")
 
+    async def test_a_message_that_arrives_while_the_thread_is_opening_is_shown_once_it_opens(
+            self, chromium: Browser, server, web_app, sessions, ingest_config) -> None:
+        email = await make_user(sessions, Role.agent)
+        await customer_writes(sessions, ingest_config, "SM1", "+905321234567", "Şule Çelik", "Kargom nerede?")
+        page = await (await chromium.new_context(viewport={"width": 1440, "height": 900})).new_page()
+        await sign_in(page, server, email)
+        await expect(page.locator("body[data-live=on]")).to_have_count(1)
+        await page.evaluate("""document.addEventListener('onethread:live', (e) => {
+            if (e.detail.kind === 'message.created') window.__arrived = true; })""")
+
+        # The pane is drawn, then the customer writes and the agent's page hears of it, then the pane lands.
+        async def slow_pane(route) -> None:
+            drawn = await route.fetch()
+            await customer_writes(web_app.state.sessions, ingest_config, "SM2", "+905321234567", "Şule Çelik",
+                                  "Bir de fatura lazım")
+            await page.wait_for_function("window.__arrived === true")
+            await route.fulfill(response=drawn)
+        def pane(url: str) -> bool:
+            return re.search(r"/inbox/threads/\d+\?", url) is not None
+        await page.route(pane, slow_pane)
+        await page.locator(".conversation .open", has_text="Şule Çelik").click()
+        await expect(page.locator("#thread .message.inbound").last).to_have_text(
+            re.compile("Bir de fatura lazım"), timeout=5000)
+        await page.unroute(pane)
+
     async def test_a_dropped_connection_catches_up_on_what_it_missed(self, chromium: Browser, server, web_app,
                                                                      sessions, ingest_config) -> None:
         email = await make_user(sessions, Role.agent)

@@ -113,8 +113,22 @@
   const onlyRead = (event) => event.kind === "thread.updated" && event.data
     && Object.keys(event.data).join() === "unread_count";
 
+  // A pane still on its way was drawn before or after an event for its thread: the event found no open
+  // thread to refresh, so once the pane lands it is redrawn (a pane drawn after the event is redrawn the same).
+  let paneLoading = 0;
+  let paneStale = false;
+  const paneOf = (detail) => (detail.target && detail.target.id === "thread" &&
+    Number((/^\/inbox\/threads\/(\d+)/.exec(detail.pathInfo?.requestPath || "") || [])[1])) || 0;
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const threadId = paneOf(event.detail);
+    if (threadId) { paneLoading = threadId; paneStale = false; }
+  });
+
   function schedule(event) {
-    if (event.thread_id && event.thread_id === openThreadId() && !onlyRead(event)) refreshThread = true;
+    if (event.thread_id && !onlyRead(event)) {
+      if (event.thread_id === openThreadId()) refreshThread = true;
+      if (event.thread_id === paneLoading) paneStale = true;
+    }
     refreshDue = true;
     clearTimeout(refreshTimer);
     // Many events in a burst (a merge, a busy minute) become one refresh.
@@ -196,9 +210,18 @@
     }
   });
   document.addEventListener("htmx:afterSettle", (event) => {
+    if (!event.detail.target || event.detail.target.id !== "thread") return;
     // A new pane opens on the newest message; a redrawn history keeps the reader's place (search.js).
-    if (event.detail.target && event.detail.target.id === "thread") showLatest();
-    if (event.detail.target && event.detail.target.id === "thread") say("viewing");
+    showLatest();
+    say("viewing");
+    if (paneStale && paneLoading === openThreadId()) {
+      refreshThread = true;
+      refreshDue = true;
+      clearTimeout(refreshTimer);
+      refreshTimer = setTimeout(refresh, 0);
+    }
+    paneLoading = 0;
+    paneStale = false;
   });
   window.addEventListener("beforeunload", () => say("left"));
   document.addEventListener("DOMContentLoaded", showLatest);
