@@ -112,6 +112,8 @@ class TestRoundTrip:
     async def test_on_a_phone_the_chat_fills_the_screen_in_turkish(self, chromium: Browser, server) -> None:
         shop, chat = await _visitor(chromium, f"{server}/demo/shop?lang=tr", width=390, height=844, locale="tr-TR")
         await chat.locator(".wc-launcher").click()
+        # The chat asks the shop's page to resize its frame by a message: the resize comes a moment later.
+        await _frame_settles(shop, "r.width >= 390")
         frame = await shop.locator("iframe").bounding_box()
         assert frame == {"x": 0, "y": 0, "width": 390, "height": 844}
         await expect(chat.locator("#wc-title")).to_have_text("Bize yazın")
@@ -124,8 +126,16 @@ class TestRoundTrip:
         await expect(chat.locator(".wc-message.mine:not(.pending)")).to_contain_text("Kapıda ödeme var mı?")
         await shop.screenshot(path=screenshot_path("widget-phone"))
         await chat.locator(".wc-close").click()
+        await _frame_settles(shop, "r.width < 100")
         closed = await shop.locator("iframe").bounding_box()
         assert closed is not None and closed["width"] < 100 and closed["height"] < 100
+
+
+async def _frame_settles(shop: Page, condition: str) -> None:
+    """Until the chat's frame on the shop's page meets `condition` (over its rectangle `r`), for 5 s."""
+    frame = await shop.locator("iframe").element_handle()  # in the widget's shadow root
+    await shop.wait_for_function(f"(frame) => {{ const r = frame.getBoundingClientRect(); return {condition}; }}",
+                                 arg=frame, timeout=5000)
 
 
 class TestAway:
